@@ -1,0 +1,168 @@
+"""The model bundle: one directory holding everything prediction needs, and nothing executable.
+
+``config.json`` (every setting and the rnnkit version), ``vocab.json``, ``labels.json``,
+``model.safetensors`` (weights; never pickle), ``history.json`` and ``learning_curves.png``; when
+metrics are given, ``metrics.json`` and one confusion-matrix PNG per evaluated split. The directory
+is written under a temporary name and renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import safetensors.torch
+import torch
+
+from rnnkit import __version__, plots
+from rnnkit.atomic import publish_directory, staging_directory
+from rnnkit.config import validate_params
+from rnnkit.errors import BundleError, ConfigError
+from rnnkit.text import Vocab
+
+FORMAT = "rnnkit-text-classifier"
+FORMAT_VERSION = 1
+REQUIRED_FILES = ("config.json", "vocab.json", "labels.json", "model.safetensors")
+
+
+def _json_bytes(data: object) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def save_bundle(clf, path: Path, metrics: dict | None = None) -> Path:
+    """Write a fitted ``TextClassifier`` to the directory ``path`` (replacing an older bundle)."""
+    if path.exists() and not (path.is_dir() and (not any(path.iterdir()) or (path / "config.json").is_file())):
+        raise BundleError(f"{path}: exists and is not an rnnkit model directory; choose another output path")
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "rnnkit_version": __version__,
+        "params": clf.get_params(),
+        "vocab_size": len(clf.vocab_),
+        "num_classes": len(clf.classes_),
+        "epochs": len(clf.history_),
+        "train_seconds": clf.train_seconds_,
+    }
+    files = {
+        "config.json": _json_bytes(config),
+        "vocab.json": _json_bytes(clf.vocab_.to_json()),
+        "labels.json": _json_bytes(clf.classes_.tolist()),
+        "model.safetensors": safetensors.torch.save(dict(clf.model_.state_dict())),
+        "history.json": _json_bytes(clf.history_),
+        "learning_curves.png": plots.learning_curves(clf.history_),
+    }
+    if metrics is not None:
+        files["metrics.json"] = _json_bytes(metrics)
+        for split, report in metrics.items():
+            if isinstance(report, dict) and "confusion_matrix" in report:
+                files[f"confusion_matrix_{split}.png"] = plots.confusion_matrix(
+                    report["confusion_matrix"], report["labels"], f"confusion matrix ({split})"
+                )
+    staged = staging_directory(path)
+    try:
+        for name, data in files.items():
+            (staged / name).write_bytes(data)
+        publish_directory(staged, path)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return path
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{path}: not readable JSON ({exc})") from None
+
+
+def load_model(path: str | Path):
+    """Load a bundle written by ``TextClassifier.save``; refuse anything incomplete or inconsistent."""
+    from rnnkit.estimator import TextClassifier
+
+    path = Path(path)
+    if not path.is_dir():
+        raise BundleError(f"{path}: no such model directory")
+    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        raise BundleError(f"{path}: incomplete model directory, missing {', '.join(missing)}")
+
+    config = _read_json(path / "config.json")
+    params = _check_config(config, path, set(TextClassifier().get_params()))
+    clf = TextClassifier(**params)
+    clf.vocab_ = Vocab.from_json(_read_json(path / "vocab.json"))
+    if len(clf.vocab_) != config["vocab_size"]:
+        raise BundleError(
+            f"{path}: vocab.json has {len(clf.vocab_)} tokens but config.json says {config['vocab_size']}"
+        )
+    clf.classes_ = _check_labels(_read_json(path / "labels.json"), config["num_classes"], path)
+    clf.model_ = clf._build_model(len(clf.vocab_), len(clf.classes_))
+    _load_weights(clf.model_, path / "model.safetensors")
+    clf.model_.eval()
+    history = _read_json(path / "history.json") if (path / "history.json").is_file() else []
+    clf.history_ = history if isinstance(history, list) else []
+    clf.train_seconds_ = float(config.get("train_seconds") or 0.0)
+    return clf
+
+
+def _check_config(config: object, path: Path, known: set[str]) -> dict:
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise BundleError(f"{path}/config.json: not an rnnkit model configuration")
+    version = config.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise BundleError(f"{path}/config.json: format_version must be an integer")
+    if version > FORMAT_VERSION:
+        raise BundleError(
+            f"{path}: written by rnnkit {config.get('rnnkit_version', '?')} (bundle format {version}); "
+            f"this rnnkit {__version__} reads format {FORMAT_VERSION}: upgrade rnnkit"
+        )
+    params = config.get("params")
+    if not isinstance(params, dict) or set(params) != known:
+        given = set(params) if isinstance(params, dict) else set()
+        problem = sorted(given - known) or sorted(known - given)
+        raise BundleError(f"{path}/config.json: params do not match this rnnkit (check: {', '.join(problem)})")
+    try:
+        validate_params(params)
+    except ConfigError as exc:
+        raise BundleError(f"{path}/config.json: {exc}") from None
+    for key in ("vocab_size", "num_classes"):
+        if not isinstance(config.get(key), int) or isinstance(config.get(key), bool) or config[key] < 2:
+            raise BundleError(f"{path}/config.json: {key} must be an integer >= 2")
+    return params
+
+
+def _check_labels(labels: object, expected: int, path: Path) -> np.ndarray:
+    if (
+        not isinstance(labels, list)
+        or len(labels) != expected
+        or not (all(isinstance(x, str) for x in labels) or all(type(x) in (int, float) for x in labels))
+        or len(set(labels)) != len(labels)
+        or labels != sorted(labels)
+    ):
+        raise BundleError(f"{path}/labels.json: expected {expected} distinct sorted labels, all strings or all numbers")
+    return np.asarray(labels)
+
+
+def _load_weights(model: torch.nn.Module, file: Path) -> None:
+    """Load tensors, refusing missing, extra or wrongly shaped ones instead of guessing."""
+    try:
+        tensors = safetensors.torch.load_file(str(file))
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers and data
+        raise BundleError(f"{file}: not a readable safetensors file ({exc})") from None
+    expected = model.state_dict()
+    missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise BundleError(
+            f"{file}: weights do not match config.json"
+            + (f"; missing {', '.join(missing)}" if missing else "")
+            + (f"; unexpected {', '.join(extra)}" if extra else "")
+        )
+    for name, tensor in tensors.items():
+        if tensor.shape != expected[name].shape or tensor.dtype != expected[name].dtype:
+            raise BundleError(
+                f"{file}: tensor {name} is {tuple(tensor.shape)} {tensor.dtype}, "
+                f"config.json needs {tuple(expected[name].shape)} {expected[name].dtype}"
+            )
+    model.load_state_dict(tensors)

@@ -1,0 +1,234 @@
+"""``rnnkit train | evaluate | predict``.
+
+Errors a user can cause end in one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit import __version__, datasets
+from rnnkit.atomic import write_bytes
+from rnnkit.bundle import load_model
+from rnnkit.config import CHOICES, validate_params
+from rnnkit.errors import RnnkitError
+from rnnkit.estimator import TextClassifier, check_known_labels
+from rnnkit.metrics import classification_report, format_report
+
+HELP = {
+    "cell": "recurrent cell: rnn (Elman, tanh), lstm or gru",
+    "bidirectional": "read each text in both directions",
+    "num_layers": "stacked recurrent layers",
+    "hidden_size": "hidden units per direction",
+    "embedding_dim": "size of the token embeddings (ignored with --encoding onehot)",
+    "encoding": "embedding, or onehot for small vocabularies such as DNA letters",
+    "dropout": "dropout on embeddings, between layers and before the output layer, in [0, 1)",
+    "pooling": "how the sequence is summarised: last state, max, mean or attention (true lengths only)",
+    "tokenizer": "word (words and punctuation) or char",
+    "lowercase": "lowercase texts before tokenizing",
+    "stopwords": "remove common English function words",
+    "num_words": "vocabulary size cap, the 4 reserved ids included ('none' for no cap)",
+    "min_freq": "keep tokens seen at least this often in training",
+    "max_length": "keep at most this many tokens per text ('none' for all)",
+    "padding": "where batches are padded: pre or post (results are the same; post is faster)",
+    "truncating": "which end of a long text is cut: pre keeps the end, post keeps the start",
+    "batch_size": "texts per training batch",
+    "epochs": "maximum number of epochs",
+    "lr": "Adam learning rate",
+    "clip_norm": "clip the gradient norm to this ('none' to disable)",
+    "patience": "stop after this many epochs without a lower validation loss",
+    "class_weight": "none, or balanced to weight classes inversely to their frequency",
+    "val_fraction": "fraction of the training data held out for validation when --val is not given",
+    "seed": "random seed: the same seed and data give the same model",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, like every other rnnkit error."""
+
+    def error(self, message: str) -> None:
+        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def _nullable(kind):
+    def parse(text: str):
+        return None if text.lower() == "none" else kind(text)
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """One option per estimator parameter, with the estimator's own defaults."""
+    group = parser.add_argument_group("model and training options")
+    for name, default in TextClassifier().get_params().items():
+        if name not in HELP:
+            continue
+        flag = "--" + name.replace("_", "-")
+        text = f"{HELP[name]} (default: {default})"
+        if isinstance(default, bool):
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
+        elif name in CHOICES:
+            choices = [c or "none" for c in CHOICES[name]]
+            group.add_argument(flag, choices=choices, default=default or "none", help=text)
+        elif name in ("num_words", "max_length"):
+            group.add_argument(flag, type=_nullable(int), default=default, help=text)
+        elif name == "clip_norm":
+            group.add_argument(flag, type=_nullable(float), default=default, help=text)
+        else:
+            group.add_argument(flag, type=type(default), default=default, help=text)
+
+
+def model_params(args: argparse.Namespace) -> dict:
+    params = {name: getattr(args, name) for name in HELP}
+    params["class_weight"] = None if params["class_weight"] == "none" else params["class_weight"]
+    params["verbose"] = not args.quiet
+    return params
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="rnnkit", description="Train, evaluate and use recurrent text classifiers.")
+    parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    train = commands.add_parser("train", help="train a model and save it as a bundle directory")
+    train.add_argument("data", help="training data: .csv/.tsv/.jsonl[.gz], a folder-per-class directory, or imdb")
+    train.add_argument("--test", help="test data, evaluated after training (default for imdb: its test split)")
+    train.add_argument("--val", help="validation data for early stopping (default: a split of the training data)")
+    train.add_argument("--out", default="rnnkit-model", help="model directory to write (default: rnnkit-model)")
+    add_column_options(train)
+    train.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
+    add_model_options(train)
+
+    evaluate = commands.add_parser("evaluate", help="report metrics of a saved model on labelled data")
+    evaluate.add_argument("model", help="model directory written by 'rnnkit train'")
+    evaluate.add_argument("data", help="labelled data (same formats as for train)")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    add_column_options(evaluate)
+
+    predict = commands.add_parser("predict", help="predict labels and probabilities for new texts")
+    predict.add_argument("model", help="model directory written by 'rnnkit train'")
+    predict.add_argument("texts", nargs="*", help="texts to classify")
+    predict.add_argument("--input", help="file of texts: .csv/.tsv/.jsonl[.gz] (text column) or .txt (one per line)")
+    predict.add_argument("--output", help="write here instead of stdout (format from its suffix: .csv or .json)")
+    predict.add_argument("--format", choices=("csv", "json"), help="output format (default: csv)")
+    predict.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
+    return parser
+
+
+def add_column_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
+    parser.add_argument("--label-column", default="label", help="column holding the labels (default: label)")
+
+
+def load_split(args: argparse.Namespace, source: str, split: str = "train") -> datasets.LabeledTexts:
+    return datasets.load(source, split=split, text_column=args.text_column, label_column=args.label_column)
+
+
+def evaluate_on(clf: TextClassifier, data: datasets.LabeledTexts) -> dict:
+    check_known_labels(np.asarray(data.labels), clf.classes_, data.source)
+    return classification_report(data.labels, clf.predict(data.texts), clf.classes_.tolist())
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    clf = TextClassifier(**model_params(args))
+    validate_params(clf.get_params())  # bad options fail before any data is read
+    say = (lambda *_: None) if args.quiet else print
+    train = load_split(args, args.data)
+    test_source = args.test or (args.data if args.data in datasets.NAMED_DATASETS else None)
+    test = load_split(args, test_source, "test") if test_source else None
+    if args.val:
+        val = load_split(args, args.val)
+        texts, labels = train.texts, train.labels
+    else:
+        train_idx, val_idx = datasets.stratified_split(labels := np.asarray(train.labels), clf.val_fraction, clf.seed)
+        val = datasets.LabeledTexts([train.texts[i] for i in val_idx], labels[val_idx].tolist(), "validation split")
+        texts, labels = [train.texts[i] for i in train_idx], labels[train_idx].tolist()
+    say(
+        f"data: {len(texts)} training texts, {len(val.texts)} validation"
+        + (f", {len(test.texts)} test" if test else "")
+    )
+    started = time.perf_counter()
+    clf.fit(texts, labels, validation_data=(val.texts, val.labels) if val.texts else None)
+    metrics = {}
+    if val.texts:
+        metrics["validation"] = evaluate_on(clf, val)
+    if test:
+        metrics["test"] = evaluate_on(clf, test)
+    metrics["train_seconds"] = round(clf.train_seconds_, 2)
+    metrics["epochs"] = len(clf.history_)
+    for split in ("validation", "test"):
+        if split in metrics:
+            print(format_report(split, metrics[split]), end="\n\n")
+    out = clf.save(args.out, metrics)
+    summary = f"trained {metrics['epochs']} epochs in {time.perf_counter() - started:.0f}s"
+    if test:
+        summary += f"; test accuracy {metrics['test']['accuracy']:.4f}, macro F1 {metrics['test']['macro_f1']:.4f}"
+    print(f"{summary}\nmodel saved to {out}/")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    clf = load_model(args.model)
+    report = evaluate_on(clf, load_split(args, args.data, "test"))
+    print(json.dumps(report, indent=2) if args.json else format_report(str(args.data), report))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    if bool(args.texts) == bool(args.input):
+        raise RnnkitError("give either texts to classify or --input FILE, not both or neither")
+    clf = load_model(args.model)
+    texts = datasets.read_texts(Path(args.input), args.text_column) if args.input else args.texts
+    proba = clf.predict_proba(texts)
+    labels = [str(c) for c in clf.classes_]
+    rows = [
+        {
+            "text": text,
+            "label": labels[p.argmax()],
+            **{f"prob_{c}": round(float(q), 6) for c, q in zip(labels, p, strict=True)},
+        }
+        for text, p in zip(texts, proba, strict=True)
+    ]
+    fmt = args.format or ("json" if args.output and args.output.lower().endswith(".json") else "csv")
+    if fmt == "json":
+        payload = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        payload = buffer.getvalue()
+    if args.output:
+        write_bytes(Path(args.output), payload.encode("utf-8"))
+    else:
+        sys.stdout.write(payload)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except RnnkitError as exc:
+        print(f"rnnkit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

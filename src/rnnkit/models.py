@@ -1,0 +1,179 @@
+"""The network: embedding (or one-hot) -> recurrent encoder -> pooling -> linear head.
+
+Length handling is exact by construction, without ``pack_padded_sequence`` (about 11x slower on
+CPU than the fused kernels on padded batches):
+
+* every direction runs over a *post-padded* batch, so a state at step ``t < length`` has seen
+  only real tokens; the steps beyond ``length`` hold garbage that nothing reads;
+* the backward direction runs forward over each sequence reversed *within its true length*, and
+  its outputs are reversed back the same way, so it starts on the last real token, not on padding;
+* pooling reads steps ``t < length`` only ("last" takes the forward state at ``length - 1`` and the
+  backward state at step 0, which has seen the whole sequence).
+
+Shapes: ``ids (batch, time)``, ``lengths (batch,)``, encoder output ``(batch, time, hidden * dirs)``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnkit.text import PAD_ID
+
+CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+POOLINGS = ("last", "max", "mean", "attention")
+ENCODINGS = ("embedding", "onehot")
+
+
+def valid_steps(lengths: torch.Tensor, time: int) -> torch.Tensor:
+    """Boolean mask ``(batch, time)``: True where a step holds a real token."""
+    return torch.arange(time, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def reversal_index(lengths: torch.Tensor, time: int) -> torch.Tensor:
+    """Index ``(batch, time)`` that reverses each row within its length and leaves padding in place.
+
+    Applying it twice is the identity, so the same index maps inputs in and outputs back.
+    """
+    steps = torch.arange(time, device=lengths.device)[None, :]
+    reversed_steps = lengths[:, None] - 1 - steps
+    return torch.where(reversed_steps >= 0, reversed_steps, steps)
+
+
+def gather_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``x[b, index[b, t]]`` for ``x`` of shape ``(batch, time)`` or ``(batch, time, features)``."""
+    if x.dim() == 3:
+        index = index[:, :, None].expand(-1, -1, x.size(2))
+    return x.gather(1, index)
+
+
+def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Turn a pre-padded id batch into a post-padded one (tokens first, then padding)."""
+    time = ids.size(1)
+    steps = torch.arange(time, device=ids.device)[None, :]
+    source = (steps + (time - lengths)[:, None]) % time
+    return ids.gather(1, source)
+
+
+class RecurrentEncoder(nn.Module):
+    """A stack of uni- or bidirectional RNN/LSTM/GRU layers with exact length handling.
+
+    Each direction of each layer is its own single-layer ``nn.RNN``/``nn.LSTM``/``nn.GRU`` so that
+    the backward direction can be fed the length-reversed sequence (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        directions = 2 if bidirectional else 1
+        self.output_size = hidden_size * directions
+        self.layers = nn.ModuleList(
+            nn.ModuleList(
+                CELLS[cell](input_size if i == 0 else self.output_size, hidden_size, batch_first=True)
+                for _ in range(directions)
+            )
+            for i in range(num_layers)
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``x (batch, time, input)`` post-padded -> ``(batch, time, hidden * dirs)``."""
+        reverse = reversal_index(lengths, x.size(1)) if len(self.layers[0]) == 2 else None
+        for i, layer in enumerate(self.layers):
+            if i > 0:
+                x = self.dropout(x)
+            outputs = [layer[0](x)[0]]
+            if reverse is not None:
+                outputs.append(gather_steps(layer[1](gather_steps(x, reverse))[0], reverse))
+            x = torch.cat(outputs, dim=2) if len(outputs) == 2 else outputs[0]
+        return x
+
+
+class Pooling(nn.Module):
+    """Summarise encoder outputs ``(batch, time, size)`` into ``(batch, size)`` over real steps only."""
+
+    def __init__(self, kind: str, size: int, bidirectional: bool):
+        super().__init__()
+        self.kind = kind
+        self.bidirectional = bidirectional
+        if kind == "attention":
+            self.attention = nn.Sequential(nn.Linear(size, size), nn.Tanh(), nn.Linear(size, 1, bias=False))
+
+    def forward(self, h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = valid_steps(lengths, h.size(1))[:, :, None]
+        if self.kind == "max":
+            return h.masked_fill(~mask, float("-inf")).amax(dim=1)
+        if self.kind == "mean":
+            return h.masked_fill(~mask, 0.0).sum(dim=1) / lengths[:, None].to(h.dtype)
+        if self.kind == "attention":
+            scores = self.attention(h).masked_fill(~mask, float("-inf"))
+            return (torch.softmax(scores, dim=1) * h).sum(dim=1)
+        rows = torch.arange(h.size(0), device=h.device)
+        last = h[rows, lengths - 1]
+        if not self.bidirectional:
+            return last
+        half = h.size(2) // 2
+        return torch.cat([last[:, :half], h[:, 0, half:]], dim=1)
+
+
+class RNNClassifier(nn.Module):
+    """ids -> logits: ``(batch, 1)`` for a binary task (sigmoid), ``(batch, classes)`` otherwise."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        cell: str = "gru",
+        hidden_size: int = 128,
+        embedding_dim: int = 128,
+        encoding: str = "embedding",
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        dropout: float = 0.0,
+        pooling: str = "max",
+        padding: str = "post",
+    ):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.padding = padding
+        if encoding == "embedding":
+            self.embedding: nn.Embedding | None = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
+            input_size = embedding_dim
+        else:
+            self.embedding = None
+            input_size = vocab_size
+        self.input_dropout = nn.Dropout(dropout)
+        self.encoder = RecurrentEncoder(cell, input_size, hidden_size, num_layers, bidirectional, dropout)
+        self.pooling = Pooling(pooling, self.encoder.output_size, bidirectional)
+        self.output_dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.encoder.output_size, 1 if num_classes == 2 else num_classes)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.padding == "pre":
+            ids = left_align(ids, lengths)
+        x = self.embedding(ids) if self.embedding is not None else F.one_hot(ids, self.vocab_size).float()
+        h = self.encoder(self.input_dropout(x), lengths)
+        return self.head(self.output_dropout(self.pooling(h, lengths)))
+
+
+def probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Class probabilities ``(batch, classes)`` from :class:`RNNClassifier` logits."""
+    if logits.size(1) == 1:
+        p = torch.sigmoid(logits)
+        return torch.cat([1 - p, p], dim=1)
+    return torch.softmax(logits, dim=1)
+
+
+def loss_per_item(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Binary or categorical cross-entropy for each item, ``(batch,)``; targets are class indices."""
+    if logits.size(1) == 1:
+        return F.binary_cross_entropy_with_logits(logits[:, 0], targets.to(logits.dtype), reduction="none")
+    return F.cross_entropy(logits, targets, reduction="none")

@@ -1,0 +1,146 @@
+"""The fit loop (Adam, clipping, early stopping on validation loss) and batched inference.
+
+Plain code, no callback framework: one function trains, one function predicts.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from rnnkit.batching import Ragged, bucket_batches, collate
+from rnnkit.models import RNNClassifier, loss_per_item, probabilities
+
+PREDICT_BATCH_SIZE = 256
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    batch_size: int = 64
+    epochs: int = 10
+    lr: float = 2e-3
+    clip_norm: float | None = 1.0
+    patience: int = 2
+    seed: int = 0
+    verbose: bool = True
+
+
+def weighted_loss(
+    logits: torch.Tensor, targets: torch.Tensor, class_weights: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum of class-weighted item losses, sum of the weights): their ratio is the batch loss."""
+    weights = class_weights[targets]
+    return (loss_per_item(logits, targets) * weights).sum(), weights.sum()
+
+
+@torch.inference_mode()
+def predict_proba(model: RNNClassifier, data: Ragged, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
+    """Class probabilities ``(n, classes)``, in input order.
+
+    Items are batched longest-first, a deterministic order: the same texts always meet the same
+    batches, hence the same floating-point results.
+    """
+    model.eval()
+    out = None
+    for idx in bucket_batches(data.lengths, batch_size):
+        p = probabilities(model(*collate(data, idx, model.padding))).numpy()
+        if out is None:
+            out = np.empty((len(data), p.shape[1]), dtype=np.float32)
+        out[idx] = p
+    return out
+
+
+@torch.inference_mode()
+def evaluate_loss(
+    model: RNNClassifier, data: Ragged, targets: np.ndarray, class_weights: torch.Tensor
+) -> tuple[float, float]:
+    """(weighted mean loss, accuracy) over a whole split."""
+    model.eval()
+    loss_sum = weight_sum = correct = 0.0
+    for idx in bucket_batches(data.lengths, PREDICT_BATCH_SIZE):
+        ids, lengths = collate(data, idx, model.padding)
+        y = torch.from_numpy(targets[idx])
+        logits = model(ids, lengths)
+        batch_loss, batch_weight = weighted_loss(logits, y, class_weights)
+        loss_sum += float(batch_loss)
+        weight_sum += float(batch_weight)
+        correct += int((probabilities(logits).argmax(1) == y).sum())
+    return loss_sum / weight_sum, correct / len(data)
+
+
+def train(
+    model: RNNClassifier,
+    train_data: Ragged,
+    train_targets: np.ndarray,
+    val_data: Ragged | None,
+    val_targets: np.ndarray | None,
+    settings: TrainSettings,
+    class_weights: torch.Tensor,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
+    """Train in place and return the per-epoch history.
+
+    With validation data, training stops after ``patience`` epochs without a lower validation loss
+    and the weights of the best epoch are restored.
+    """
+    rng = np.random.default_rng(settings.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    show_bar = settings.verbose and sys.stdout.isatty()
+    history: list[dict] = []
+    best_loss, best_state, stale = float("inf"), None, 0
+    for epoch in range(1, settings.epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        batches = bucket_batches(train_data.lengths, settings.batch_size, rng)
+        loss_sum = correct = seen = 0.0
+        with tqdm(batches, desc=f"epoch {epoch}/{settings.epochs}", disable=not show_bar, leave=False) as bar:
+            for idx in bar:
+                ids, lengths = collate(train_data, idx, model.padding)
+                y = torch.from_numpy(train_targets[idx])
+                logits = model(ids, lengths)
+                batch_loss, batch_weight = weighted_loss(logits, y, class_weights)
+                loss = batch_loss / batch_weight
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if settings.clip_norm:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)
+                optimizer.step()
+                seen += len(idx)
+                loss_sum += float(loss.detach()) * len(idx)
+                correct += int((probabilities(logits.detach()).argmax(1) == y).sum())
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", refresh=False)
+        record = {"epoch": epoch, "loss": loss_sum / len(train_data), "accuracy": correct / len(train_data)}
+        if val_data is not None:
+            record["val_loss"], record["val_accuracy"] = evaluate_loss(model, val_data, val_targets, class_weights)
+        record["seconds"] = time.perf_counter() - start
+        history.append(record)
+        if settings.verbose:
+            log(_format_epoch(record, settings.epochs))
+        if val_data is None:
+            continue
+        if record["val_loss"] < best_loss:
+            best_loss, stale = record["val_loss"], 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= settings.patience:
+                if settings.verbose:
+                    log(f"early stop: no better validation loss for {stale} epochs")
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return history
+
+
+def _format_epoch(record: dict, epochs: int) -> str:
+    text = f"epoch {record['epoch']}/{epochs}  loss {record['loss']:.4f}  acc {record['accuracy']:.4f}"
+    if "val_loss" in record:
+        text += f"  val_loss {record['val_loss']:.4f}  val_acc {record['val_accuracy']:.4f}"
+    return text + f"  ({record['seconds']:.0f}s)"

@@ -1,0 +1,75 @@
+"""Shared fixtures: small synthetic corpora that a tiny model learns in a few epochs."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import pytest
+
+FILLER = [
+    "the",
+    "a",
+    "movie",
+    "film",
+    "story",
+    "plot",
+    "actor",
+    "scene",
+    "music",
+    "and",
+    "was",
+    "is",
+    "it",
+    "this",
+    "that",
+]
+CUES = {"pos": ["good", "great", "fun"], "neg": ["bad", "awful", "dull"], "meh": ["okay", "average", "fine"]}
+
+
+def make_corpus(n: int, classes: tuple[str, ...] = ("neg", "pos"), seed: int = 0) -> tuple[list[str], list[str]]:
+    """Texts of 5-30 filler words with one class cue word hidden at a random position."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for i in range(n):
+        label = classes[i % len(classes)]
+        words = rng.choices(FILLER, k=rng.randint(5, 30))
+        words.insert(rng.randrange(len(words) + 1), rng.choice(CUES[label]))
+        texts.append(" ".join(words) + rng.choice([".", "!", ""]))
+        labels.append(label)
+    return texts, labels
+
+
+def write_csv(path: Path, texts: list[str], labels: list[str]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        writer.writerows(zip(texts, labels, strict=True))
+    return path
+
+
+# A small, fast model: enough to learn the cue words, quick on two cores.
+SMALL = {"hidden_size": 16, "embedding_dim": 16, "epochs": 8, "batch_size": 16, "lr": 0.01, "patience": 3}
+
+
+@pytest.fixture
+def binary_corpus():
+    return make_corpus(240)
+
+
+@pytest.fixture
+def small_params():
+    return dict(SMALL)
+
+
+@pytest.fixture
+def train_csv(tmp_path):
+    texts, labels = make_corpus(240)
+    return write_csv(tmp_path / "train.csv", texts, labels)
+
+
+@pytest.fixture
+def test_csv(tmp_path):
+    texts, labels = make_corpus(60, seed=1)
+    return write_csv(tmp_path / "test.csv", texts, labels)

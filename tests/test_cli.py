@@ -1,0 +1,147 @@
+"""The command line, end to end on small data: train, evaluate, predict, and user errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rnnkit.cli import main
+
+from .conftest import SMALL, make_corpus, write_csv
+
+SMALL_FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in SMALL.items()]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One trained CLI bundle shared by the read-only tests below."""
+    root = tmp_path_factory.mktemp("cli")
+    train = write_csv(root / "train.csv", *make_corpus(240))
+    test = write_csv(root / "test.csv", *make_corpus(60, seed=1))
+    out = root / "model"
+    assert main(["train", str(train), "--test", str(test), "--out", str(out), "--quiet", *SMALL_FLAGS]) == 0
+    return root, out
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rnnkit.cli", *args], capture_output=True, text=True)
+
+
+def test_train_writes_a_complete_bundle_with_metrics(trained):
+    _, out = trained
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"validation", "test", "train_seconds", "epochs"}
+    assert metrics["test"]["n"] == 60 and metrics["validation"]["n"] == 24
+    assert metrics["test"]["accuracy"] >= 0.9
+    assert {"accuracy", "macro_f1", "per_class", "confusion_matrix"} <= set(metrics["test"])
+    assert metrics["epochs"] == len(json.loads((out / "history.json").read_text()))
+    for name in ("confusion_matrix_test.png", "confusion_matrix_validation.png", "learning_curves.png"):
+        assert (out / name).stat().st_size > 1000
+
+
+def test_train_prints_per_epoch_lines_and_the_reports(tmp_path, train_csv, test_csv, capsys):
+    args = ["train", str(train_csv), "--test", str(test_csv), "--out", str(tmp_path / "m"), *SMALL_FLAGS]
+    assert main([*args, "--epochs=2"]) == 0
+    out = capsys.readouterr().out
+    assert "data: 216 training texts, 24 validation, 60 test" in out
+    assert "epoch 1/2  loss" in out and "epoch 2/2  loss" in out
+    assert "test (n=60)" in out and "macro avg" in out
+    assert "test accuracy" in out and f"model saved to {tmp_path / 'm'}/" in out
+
+
+def test_explicit_validation_file_is_used(tmp_path, train_csv, test_csv, capsys):
+    out = tmp_path / "m"
+    assert main(["train", str(train_csv), "--val", str(test_csv), "--out", str(out), "--quiet", *SMALL_FLAGS]) == 0
+    assert json.loads((out / "metrics.json").read_text())["validation"]["n"] == 60
+    assert "data: 240 training texts, 60 validation" not in capsys.readouterr().out  # --quiet
+
+
+def test_evaluate_prints_the_same_metrics_as_training_wrote(trained, capsys):
+    root, out = trained
+    assert main(["evaluate", str(out), str(root / "test.csv"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == json.loads((out / "metrics.json").read_text())["test"]
+    assert main(["evaluate", str(out), str(root / "test.csv")]) == 0
+    assert "precision  recall" in capsys.readouterr().out
+
+
+def test_predict_texts_as_csv_and_json(trained, capsys):
+    _, out = trained
+    assert main(["predict", str(out), "a good film", "an awful plot"]) == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert [r["label"] for r in rows] == ["pos", "neg"]
+    assert list(rows[0]) == ["text", "label", "prob_neg", "prob_pos"]
+    assert abs(float(rows[0]["prob_neg"]) + float(rows[0]["prob_pos"]) - 1) < 1e-5
+    assert main(["predict", str(out), "a good film", "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["label"] == "pos" and row["prob_pos"] > 0.5
+
+
+def test_predict_input_files_to_an_output_file(trained, tmp_path):
+    _, out = trained
+    lines = tmp_path / "texts.txt"
+    lines.write_text("a great film\n\nawful and dull\n")
+    target = tmp_path / "pred.json"
+    assert main(["predict", str(out), "--input", str(lines), "--output", str(target)]) == 0
+    assert [r["label"] for r in json.loads(target.read_text())] == ["pos", "neg"]
+    jsonl = tmp_path / "texts.jsonl"
+    jsonl.write_text('{"review": "so much fun"}\n{"review": "bad"}\n')
+    target = tmp_path / "pred.csv"
+    assert main(["predict", str(out), "--input", str(jsonl), "--text-column", "review", "--output", str(target)]) == 0
+    assert [r["label"] for r in csv.DictReader(target.open())] == ["pos", "neg"]
+
+
+def test_folder_per_class_data_trains(tmp_path):
+    texts, labels = make_corpus(120)
+    for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
+        (tmp_path / "data" / label).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "data" / label / f"{i}.txt").write_text(text)
+    out = tmp_path / "m"
+    assert main(["train", str(tmp_path / "data"), "--out", str(out), "--quiet", *SMALL_FLAGS, "--epochs=1"]) == 0
+    assert json.loads((out / "labels.json").read_text()) == ["neg", "pos"]
+
+
+USER_ERRORS = [
+    (["train", "missing.csv"], "rnnkit: error: missing.csv: no such file or directory (dataset names: imdb)"),
+    (["train", "x.csv", "--dropout", "1"], "rnnkit: error: dropout must be a number in [0, 1); got 1.0"),
+    (["train", "x.csv", "--hidden-size", "-4"], "rnnkit: error: hidden_size must be an integer >= 1; got -4"),
+    (
+        ["train", "x.csv", "--pooling", "sum"],
+        "rnnkit train: error: argument --pooling: invalid choice: 'sum' (choose from 'last', 'max', 'mean', "
+        "'attention') (see --help)",
+    ),
+    (["evaluate", "nomodel", "x.csv"], "rnnkit: error: nomodel: no such model directory"),
+    (["predict", "nomodel"], "rnnkit: error: give either texts to classify or --input FILE, not both or neither"),
+]
+
+
+@pytest.mark.parametrize(("args", "line"), USER_ERRORS, ids=[" ".join(a) for a, _ in USER_ERRORS])
+def test_user_errors_are_one_line_with_exit_code_2(tmp_path, args, line):
+    result = subprocess.run([sys.executable, "-m", "rnnkit.cli", *args], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [line]
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_missing_column_and_single_class_are_user_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("review,label\nhello,pos\n")
+    assert main(["train", str(bad), "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err == f"rnnkit: error: {bad}: no column 'text' (row 1); columns found: review, label\n"
+    one = write_csv(tmp_path / "one.csv", ["a b", "c d", "e f"], ["pos", "pos", "pos"])
+    assert main(["train", str(one), "--out", str(tmp_path / "m")]) == 2
+    assert "only one class (pos)" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_evaluating_on_unknown_labels_names_them(trained, tmp_path, capsys):
+    _, out = trained
+    other = write_csv(tmp_path / "other.csv", ["good", "bad", "fine"], ["pos", "meh", "meh"])
+    assert main(["evaluate", str(out), str(other)]) == 2
+    assert capsys.readouterr().err == (
+        f"rnnkit: error: {other} has labels the model was not trained on: meh (2); known labels: neg, pos\n"
+    )

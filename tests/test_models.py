@@ -1,0 +1,132 @@
+"""The network: exact length handling, checked against hand-written references."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit.models import (
+    POOLINGS,
+    RecurrentEncoder,
+    RNNClassifier,
+    left_align,
+    loss_per_item,
+    probabilities,
+    reversal_index,
+)
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def gru_reference(gru: torch.nn.GRU, xs: np.ndarray) -> np.ndarray:
+    """A GRU over one unpadded sequence ``(time, input)``, written from the equations in numpy."""
+    w_ih, w_hh = gru.weight_ih_l0.detach().numpy(), gru.weight_hh_l0.detach().numpy()
+    b_ih, b_hh = gru.bias_ih_l0.detach().numpy(), gru.bias_hh_l0.detach().numpy()
+    size = gru.hidden_size
+    h = np.zeros(size, dtype=np.float64)
+    out = []
+    for x in xs:
+        gi, gh = w_ih @ x + b_ih, w_hh @ h + b_hh
+        r = sigmoid(gi[:size] + gh[:size])
+        z = sigmoid(gi[size : 2 * size] + gh[size : 2 * size])
+        n = np.tanh(gi[2 * size :] + r * gh[2 * size :])
+        h = (1 - z) * n + z * h
+        out.append(h)
+    return np.array(out)
+
+
+def test_gru_step_matches_the_equations():
+    torch.manual_seed(0)
+    encoder = RecurrentEncoder("gru", input_size=3, hidden_size=4, bidirectional=False)
+    x = torch.randn(1, 1, 3)
+    got = encoder(x, torch.tensor([1]))[0, 0].detach().numpy()
+    want = gru_reference(encoder.layers[0][0], x[0].numpy().astype(np.float64))[0]
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_bidirectional_gru_equals_two_hand_computed_passes_over_the_true_length():
+    """Padded batch in, per sequence: forward over x[:n], backward over reversed x[:n]."""
+    torch.manual_seed(1)
+    encoder = RecurrentEncoder("gru", input_size=3, hidden_size=4, bidirectional=True)
+    lengths = torch.tensor([5, 2, 3])
+    x = torch.randn(3, 5, 3)
+    out = encoder(x, lengths).detach().numpy()
+    forward, backward = encoder.layers[0]
+    for b, n in enumerate(lengths.tolist()):
+        xs = x[b, :n].numpy().astype(np.float64)
+        np.testing.assert_allclose(out[b, :n, :4], gru_reference(forward, xs), atol=1e-6)
+        np.testing.assert_allclose(out[b, :n, 4:], gru_reference(backward, xs[::-1])[::-1], atol=1e-6)
+
+
+def test_reversal_index_reverses_within_length_and_is_its_own_inverse():
+    index = reversal_index(torch.tensor([3, 1, 4]), 4)
+    assert index.tolist() == [[2, 1, 0, 3], [0, 1, 2, 3], [3, 2, 1, 0]]
+    assert index.gather(1, index).tolist() == [[0, 1, 2, 3]] * 3
+
+
+def test_left_align_moves_pre_padding_behind_the_tokens():
+    ids = torch.tensor([[0, 0, 5, 6], [7, 8, 9, 4], [0, 0, 0, 3]])
+    assert left_align(ids, torch.tensor([2, 4, 1])).tolist() == [[5, 6, 0, 0], [7, 8, 9, 4], [3, 0, 0, 0]]
+
+
+CONFIGS = [
+    {"cell": cell, "pooling": pooling, "bidirectional": bidirectional, "num_layers": layers, "padding": padding}
+    for cell, pooling, bidirectional in itertools.product(("rnn", "lstm", "gru"), POOLINGS, (False, True))
+    for layers, padding in ((1, "post"), (2, "pre"))
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(str(v) for v in c.values()))
+def test_padding_never_changes_a_prediction(config):
+    """Each sequence alone (no padding) and inside a longer padded batch gives the same logits."""
+    torch.manual_seed(2)
+    model = RNNClassifier(vocab_size=20, num_classes=3, hidden_size=6, embedding_dim=5, dropout=0.2, **config).eval()
+    seqs = [[4, 5, 6], [7, 8, 9, 10, 11, 12, 13], [14]]
+    alone = torch.cat([model(torch.tensor([s]), torch.tensor([len(s)])) for s in seqs])
+    width = 12  # more padding than any sequence needs
+    batch = torch.zeros(len(seqs), width, dtype=torch.long)
+    for row, s in zip(batch, seqs, strict=True):
+        if config["padding"] == "post":
+            row[: len(s)] = torch.tensor(s)
+        else:
+            row[width - len(s) :] = torch.tensor(s)
+    padded = model(batch, torch.tensor([len(s) for s in seqs]))
+    torch.testing.assert_close(padded, alone, atol=1e-5, rtol=1e-5)
+
+
+def test_garbage_in_padding_positions_is_never_read():
+    """Padding is ignored by position, not by its id: any id there leaves the output unchanged."""
+    torch.manual_seed(3)
+    model = RNNClassifier(vocab_size=20, num_classes=2, hidden_size=6, embedding_dim=5, pooling="mean").eval()
+    lengths = torch.tensor([3, 5])
+    ids = torch.tensor([[4, 5, 6, 0, 0], [7, 8, 9, 10, 11]])
+    noisy = ids.clone()
+    noisy[0, 3:] = torch.tensor([17, 18])
+    torch.testing.assert_close(model(noisy, lengths), model(ids, lengths))
+
+
+def test_onehot_encoding_has_no_embedding_and_feeds_vocab_sized_vectors():
+    model = RNNClassifier(vocab_size=8, num_classes=2, encoding="onehot", hidden_size=4)
+    assert model.embedding is None
+    assert model.encoder.layers[0][0].input_size == 8
+    assert model(torch.tensor([[4, 5, 6]]), torch.tensor([3])).shape == (1, 1)
+
+
+def test_binary_head_has_one_output_and_multiclass_one_per_class():
+    assert RNNClassifier(10, 2).head.out_features == 1
+    assert RNNClassifier(10, 4).head.out_features == 4
+
+
+def test_probabilities_and_losses_match_their_definitions():
+    logits = torch.tensor([[0.0], [2.0]])
+    torch.testing.assert_close(probabilities(logits), torch.tensor([[0.5, 0.5], [0.1192029, 0.8807971]]))
+    loss = loss_per_item(logits, torch.tensor([1, 0]))
+    torch.testing.assert_close(loss, torch.tensor([np.log(2), 2 + np.log1p(np.exp(-2))], dtype=torch.float32))
+    multi = torch.tensor([[1.0, 2.0, 3.0]])
+    expected = -torch.log_softmax(multi, 1)[0, 0]
+    torch.testing.assert_close(loss_per_item(multi, torch.tensor([0])), expected[None])
