@@ -23,11 +23,13 @@ def sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-def gru_reference(gru: torch.nn.GRU, xs: np.ndarray) -> np.ndarray:
-    """A GRU over one unpadded sequence ``(time, input)``, written from the equations in numpy."""
-    w_ih, w_hh = gru.weight_ih_l0.detach().numpy(), gru.weight_hh_l0.detach().numpy()
-    b_ih, b_hh = gru.bias_ih_l0.detach().numpy(), gru.bias_hh_l0.detach().numpy()
-    size = gru.hidden_size
+def gru_reference(layer, direction: int, xs: np.ndarray) -> np.ndarray:
+    """One direction of a GRU layer over one unpadded sequence ``(time, input)``, from the equations."""
+    w_ih, w_hh, b_ih, b_hh = (
+        p[direction].detach().numpy().astype(np.float64)
+        for p in (layer.weight_ih, layer.weight_hh, layer.bias_ih, layer.bias_hh)
+    )
+    size = layer.hidden_size
     h = np.zeros(size, dtype=np.float64)
     out = []
     for x in xs:
@@ -43,9 +45,9 @@ def gru_reference(gru: torch.nn.GRU, xs: np.ndarray) -> np.ndarray:
 def test_gru_step_matches_the_equations():
     torch.manual_seed(0)
     encoder = RecurrentEncoder("gru", input_size=3, hidden_size=4, bidirectional=False)
-    x = torch.randn(1, 1, 3)
+    x = torch.randn(1, 1, 3)  # (time, batch, input)
     got = encoder(x, torch.tensor([1]))[0, 0].detach().numpy()
-    want = gru_reference(encoder.layers[0][0], x[0].numpy().astype(np.float64))[0]
+    want = gru_reference(encoder.layers[0], 0, x[:, 0].numpy().astype(np.float64))[0]
     np.testing.assert_allclose(got, want, atol=1e-6)
 
 
@@ -54,17 +56,17 @@ def test_bidirectional_gru_equals_two_hand_computed_passes_over_the_true_length(
     torch.manual_seed(1)
     encoder = RecurrentEncoder("gru", input_size=3, hidden_size=4, bidirectional=True)
     lengths = torch.tensor([5, 2, 3])
-    x = torch.randn(3, 5, 3)
+    x = torch.randn(5, 3, 3)  # (time, batch, input)
     out = encoder(x, lengths).detach().numpy()
-    forward, backward = encoder.layers[0]
+    layer = encoder.layers[0]
     for b, n in enumerate(lengths.tolist()):
-        xs = x[b, :n].numpy().astype(np.float64)
-        np.testing.assert_allclose(out[b, :n, :4], gru_reference(forward, xs), atol=1e-6)
-        np.testing.assert_allclose(out[b, :n, 4:], gru_reference(backward, xs[::-1])[::-1], atol=1e-6)
+        xs = x[:n, b].numpy().astype(np.float64)
+        np.testing.assert_allclose(out[:n, b, :4], gru_reference(layer, 0, xs), atol=1e-6)
+        np.testing.assert_allclose(out[:n, b, 4:], gru_reference(layer, 1, xs[::-1])[::-1], atol=1e-6)
 
 
 def test_reversal_index_reverses_within_length_and_is_its_own_inverse():
-    index = reversal_index(torch.tensor([3, 1, 4]), 4)
+    index = reversal_index(torch.tensor([3, 1, 4]), 4).t()  # shown batch-major for reading
     assert index.tolist() == [[2, 1, 0, 3], [0, 1, 2, 3], [3, 2, 1, 0]]
     assert index.gather(1, index).tolist() == [[0, 1, 2, 3]] * 3
 
@@ -113,7 +115,7 @@ def test_garbage_in_padding_positions_is_never_read():
 def test_onehot_encoding_has_no_embedding_and_feeds_vocab_sized_vectors():
     model = RNNClassifier(vocab_size=8, num_classes=2, encoding="onehot", hidden_size=4)
     assert model.embedding is None
-    assert model.encoder.layers[0][0].input_size == 8
+    assert model.encoder.layers[0].input_size == 8
     assert model(torch.tensor([[4, 5, 6]]), torch.tensor([3])).shape == (1, 1)
 
 
@@ -130,3 +132,15 @@ def test_probabilities_and_losses_match_their_definitions():
     multi = torch.tensor([[1.0, 2.0, 3.0]])
     expected = -torch.log_softmax(multi, 1)[0, 0]
     torch.testing.assert_close(loss_per_item(multi, torch.tensor([0])), expected[None])
+
+
+def test_spatial_dropout_drops_whole_channels_for_every_step_and_keeps_the_mean():
+    from rnnkit.models import SpatialDropout
+
+    torch.manual_seed(4)
+    dropout = SpatialDropout(0.5).train()
+    out = dropout(torch.ones(7, 3, 1000))
+    assert torch.equal(out, out[:1].expand_as(out))  # the same channels at every step
+    assert set(out.unique().tolist()) == {0.0, 2.0}
+    assert abs(out.mean().item() - 1) < 0.05
+    assert torch.equal(dropout.eval()(torch.ones(2, 2, 2)), torch.ones(2, 2, 2))

@@ -10,7 +10,9 @@ CPU than the fused kernels on padded batches):
 * pooling reads steps ``t < length`` only ("last" takes the forward state at ``length - 1`` and the
   backward state at step 0, which has seen the whole sequence).
 
-Shapes: ``ids (batch, time)``, ``lengths (batch,)``, encoder output ``(batch, time, hidden * dirs)``.
+Shapes: ``ids (batch, time)`` and ``lengths (batch,)`` in; inside, everything is time-major, the
+natural layout for a recurrence (each step reads one contiguous block): embeddings
+``(time, batch, dim)``, encoder output ``(time, batch, hidden * dirs)``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnkit.gru import FusedGRU
 from rnnkit.text import PAD_ID
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -27,25 +30,23 @@ ENCODINGS = ("embedding", "onehot")
 
 
 def valid_steps(lengths: torch.Tensor, time: int) -> torch.Tensor:
-    """Boolean mask ``(batch, time)``: True where a step holds a real token."""
-    return torch.arange(time, device=lengths.device)[None, :] < lengths[:, None]
+    """Boolean mask ``(time, batch)``: True where a step holds a real token."""
+    return torch.arange(time, device=lengths.device)[:, None] < lengths[None, :]
 
 
 def reversal_index(lengths: torch.Tensor, time: int) -> torch.Tensor:
-    """Index ``(batch, time)`` that reverses each row within its length and leaves padding in place.
+    """Index ``(time, batch)`` that reverses each sequence within its length, padding left in place.
 
     Applying it twice is the identity, so the same index maps inputs in and outputs back.
     """
-    steps = torch.arange(time, device=lengths.device)[None, :]
-    reversed_steps = lengths[:, None] - 1 - steps
+    steps = torch.arange(time, device=lengths.device)[:, None]
+    reversed_steps = lengths[None, :] - 1 - steps
     return torch.where(reversed_steps >= 0, reversed_steps, steps)
 
 
 def gather_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``x[b, index[b, t]]`` for ``x`` of shape ``(batch, time)`` or ``(batch, time, features)``."""
-    if x.dim() == 3:
-        index = index[:, :, None].expand(-1, -1, x.size(2))
-    return x.gather(1, index)
+    """``x[index[t, b], b]`` for a time-major ``x`` of shape ``(time, batch, features)``."""
+    return x.gather(0, index[:, :, None].expand(-1, -1, x.size(2)))
 
 
 def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -56,11 +57,26 @@ def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return ids.gather(1, source)
 
 
+class SeparateDirections(nn.Module):
+    """Directions as independent single-layer ``nn.RNN``/``nn.LSTM`` modules, one after the other.
+
+    Same interface as :class:`~rnnkit.gru.FusedGRU`: ``(dirs, time, batch, input)`` ->
+    ``(dirs, time, batch, hidden)``.
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, directions: int):
+        super().__init__()
+        self.directions = nn.ModuleList(CELLS[cell](input_size, hidden_size) for _ in range(directions))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([rnn(x_d)[0] for rnn, x_d in zip(self.directions, x, strict=True)])
+
+
 class RecurrentEncoder(nn.Module):
     """A stack of uni- or bidirectional RNN/LSTM/GRU layers with exact length handling.
 
-    Each direction of each layer is its own single-layer ``nn.RNN``/``nn.LSTM``/``nn.GRU`` so that
-    the backward direction can be fed the length-reversed sequence (see the module docstring).
+    The backward direction of each layer is fed the length-reversed sequence (see the module
+    docstring). GRU layers run both directions together in :class:`~rnnkit.gru.FusedGRU`.
     """
 
     def __init__(
@@ -73,32 +89,33 @@ class RecurrentEncoder(nn.Module):
         dropout: float = 0.0,
     ):
         super().__init__()
-        directions = 2 if bidirectional else 1
-        self.output_size = hidden_size * directions
-        self.layers = nn.ModuleList(
-            nn.ModuleList(
-                CELLS[cell](input_size if i == 0 else self.output_size, hidden_size, batch_first=True)
-                for _ in range(directions)
-            )
-            for i in range(num_layers)
-        )
+        self.directions = 2 if bidirectional else 1
+        self.output_size = hidden_size * self.directions
+
+        def layer(size: int) -> nn.Module:
+            if cell == "gru":
+                return FusedGRU(size, hidden_size, self.directions)
+            return SeparateDirections(cell, size, hidden_size, self.directions)
+
+        self.layers = nn.ModuleList(layer(input_size if i == 0 else self.output_size) for i in range(num_layers))
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """``x (batch, time, input)`` post-padded -> ``(batch, time, hidden * dirs)``."""
-        reverse = reversal_index(lengths, x.size(1)) if len(self.layers[0]) == 2 else None
+        """``x (time, batch, input)`` post-padded -> ``(time, batch, hidden * dirs)``."""
+        reverse = reversal_index(lengths, x.size(0)) if self.directions == 2 else None
         for i, layer in enumerate(self.layers):
             if i > 0:
                 x = self.dropout(x)
-            outputs = [layer[0](x)[0]]
-            if reverse is not None:
-                outputs.append(gather_steps(layer[1](gather_steps(x, reverse))[0], reverse))
-            x = torch.cat(outputs, dim=2) if len(outputs) == 2 else outputs[0]
+            if reverse is None:
+                x = layer(x[None])[0]
+            else:
+                forward, backward = layer(torch.stack([x, gather_steps(x, reverse)]))
+                x = torch.cat([forward, gather_steps(backward, reverse)], dim=2)
         return x
 
 
 class Pooling(nn.Module):
-    """Summarise encoder outputs ``(batch, time, size)`` into ``(batch, size)`` over real steps only."""
+    """Summarise encoder outputs ``(time, batch, size)`` into ``(batch, size)`` over real steps only."""
 
     def __init__(self, kind: str, size: int, bidirectional: bool):
         super().__init__()
@@ -108,20 +125,39 @@ class Pooling(nn.Module):
             self.attention = nn.Sequential(nn.Linear(size, size), nn.Tanh(), nn.Linear(size, 1, bias=False))
 
     def forward(self, h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        mask = valid_steps(lengths, h.size(1))[:, :, None]
+        mask = valid_steps(lengths, h.size(0))[:, :, None]
         if self.kind == "max":
-            return h.masked_fill(~mask, float("-inf")).amax(dim=1)
+            return h.masked_fill(~mask, float("-inf")).amax(dim=0)
         if self.kind == "mean":
-            return h.masked_fill(~mask, 0.0).sum(dim=1) / lengths[:, None].to(h.dtype)
+            return h.masked_fill(~mask, 0.0).sum(dim=0) / lengths[:, None].to(h.dtype)
         if self.kind == "attention":
             scores = self.attention(h).masked_fill(~mask, float("-inf"))
-            return (torch.softmax(scores, dim=1) * h).sum(dim=1)
-        rows = torch.arange(h.size(0), device=h.device)
-        last = h[rows, lengths - 1]
+            return (torch.softmax(scores, dim=0) * h).sum(dim=0)
+        last = h[lengths - 1, torch.arange(h.size(1), device=h.device)]
         if not self.bidirectional:
             return last
         half = h.size(2) // 2
-        return torch.cat([last[:, :half], h[:, 0, half:]], dim=1)
+        return torch.cat([last[:, :half], h[0, :, half:]], dim=1)
+
+
+class SpatialDropout(nn.Module):
+    """Drop whole embedding channels of a sequence, the same ones at every step (Keras' SpatialDropout1D).
+
+    Neighbouring steps of a text are strongly correlated, so per-element dropout on embeddings
+    regularises little; dropping a channel for the whole sequence does. It also draws
+    ``batch * dim`` random numbers instead of ``time * batch * dim``.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (time, batch, dim)``."""
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.empty(1, x.size(1), x.size(2), dtype=x.dtype, device=x.device).bernoulli_(1 - self.p)
+        return x * keep / (1 - self.p)
 
 
 class RNNClassifier(nn.Module):
@@ -150,7 +186,7 @@ class RNNClassifier(nn.Module):
         else:
             self.embedding = None
             input_size = vocab_size
-        self.input_dropout = nn.Dropout(dropout)
+        self.input_dropout = SpatialDropout(dropout)
         self.encoder = RecurrentEncoder(cell, input_size, hidden_size, num_layers, bidirectional, dropout)
         self.pooling = Pooling(pooling, self.encoder.output_size, bidirectional)
         self.output_dropout = nn.Dropout(dropout)
@@ -159,6 +195,7 @@ class RNNClassifier(nn.Module):
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if self.padding == "pre":
             ids = left_align(ids, lengths)
+        ids = ids.t()  # time-major from here on
         x = self.embedding(ids) if self.embedding is not None else F.one_hot(ids, self.vocab_size).float()
         h = self.encoder(self.input_dropout(x), lengths)
         return self.head(self.output_dropout(self.pooling(h, lengths)))
