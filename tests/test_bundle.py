@@ -153,7 +153,7 @@ CORRUPTIONS = {
     ),
     "wrong shape": (
         lambda b: _retensor(b, lambda t: t.update({"head.bias": torch.zeros(3)})),
-        "tensor head.bias is (3,) torch.float32, config.json needs (1,) torch.float32",
+        "tensor head.bias is (3,) F32, config.json needs (1,) F32",
     ),
 }
 
@@ -171,6 +171,36 @@ def test_a_missing_directory_is_named(tmp_path):
         load_model(tmp_path / "none")
 
 
-def test_a_bundle_copied_elsewhere_still_loads(bundle, tmp_path):
+def test_a_bundle_copied_elsewhere_still_loads(bundle, fitted, tmp_path):
     copy = shutil.copytree(bundle, tmp_path / "elsewhere")
-    assert load_model(copy).predict(PROBE).tolist() == load_model(bundle).predict(PROBE).tolist()
+    assert np.array_equal(load_model(copy).predict_proba(PROBE), fitted.predict_proba(PROBE))
+
+
+def test_an_oversized_config_is_refused_before_anything_is_allocated(bundle):
+    config = json.loads((bundle / "config.json").read_text())
+    config["params"]["hidden_size"] = 10**5  # would need about 150 GB if built for real
+    (bundle / "config.json").write_text(json.dumps(config))
+    with pytest.raises(BundleError, match=re.escape("config.json needs")):
+        load_model(bundle)
+    config["params"]["hidden_size"] = 10**9  # not even a shape that can exist
+    (bundle / "config.json").write_text(json.dumps(config))
+    with pytest.raises(BundleError, match="describes a model that cannot be built"):
+        load_model(bundle)
+
+
+def test_a_directory_with_someone_elses_config_json_is_not_replaced(fitted, tmp_path):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "config.json").write_text('{"name": "my app"}')
+    with pytest.raises(BundleError, match="exists and is not an rnnkit model directory"):
+        fitted.save(tmp_path / "app")
+    assert (tmp_path / "app" / "config.json").read_text() == '{"name": "my app"}'
+
+
+def test_published_files_get_the_usual_permissions(bundle):
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(bundle.stat().st_mode) == 0o777 & ~mask
+    assert stat.S_IMODE((bundle / "config.json").stat().st_mode) == 0o666 & ~mask

@@ -34,7 +34,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_train_writes_a_complete_bundle_with_metrics(trained):
     _, out = trained
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == {"validation", "test", "train_seconds", "epochs"}
+    assert set(metrics) == {"validation", "test", "train_seconds", "epochs", "best_epoch"}
+    assert 1 <= metrics["best_epoch"] <= metrics["epochs"]
     assert metrics["test"]["n"] == 60 and metrics["validation"]["n"] == 24
     assert metrics["test"]["accuracy"] >= 0.9
     assert {"accuracy", "macro_f1", "per_class", "confusion_matrix"} <= set(metrics["test"])
@@ -57,7 +58,8 @@ def test_explicit_validation_file_is_used(tmp_path, train_csv, test_csv, capsys)
     out = tmp_path / "m"
     assert main(["train", str(train_csv), "--val", str(test_csv), "--out", str(out), "--quiet", *SMALL_FLAGS]) == 0
     assert json.loads((out / "metrics.json").read_text())["validation"]["n"] == 60
-    assert "data: 240 training texts, 60 validation" not in capsys.readouterr().out  # --quiet
+    printed = capsys.readouterr().out
+    assert "data:" not in printed and "epoch 1/" not in printed  # --quiet: only the summary
 
 
 def test_evaluate_prints_the_same_metrics_as_training_wrote(trained, capsys):
@@ -145,3 +147,37 @@ def test_evaluating_on_unknown_labels_names_them(trained, tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"rnnkit: error: {other} has labels the model was not trained on: meh (2); known labels: neg, pos\n"
     )
+
+
+def test_a_test_file_with_unknown_labels_fails_before_training(tmp_path, train_csv, capsys):
+    other = write_csv(tmp_path / "other.csv", ["good", "bad", "fine"], ["pos", "meh", "meh"])
+    assert main(["train", str(train_csv), "--test", str(other), "--out", str(tmp_path / "m")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"rnnkit: error: {other} has labels the model was not trained on: meh (2); known labels: neg, pos\n"
+    )
+    assert "epoch" not in captured.out and not (tmp_path / "m").exists()
+
+
+def test_an_output_path_that_is_a_file_fails_before_training(tmp_path, train_csv, capsys):
+    (tmp_path / "taken").write_text("x")
+    assert main(["train", str(train_csv), "--out", str(tmp_path / "taken")]) == 2
+    assert capsys.readouterr().err == (
+        f"rnnkit: error: {tmp_path / 'taken'}: exists and is not a directory; choose another output path\n"
+    )
+
+
+def test_predict_into_a_directory_is_one_line_error(trained, tmp_path):
+    _, out = trained
+    result = run_cli("predict", str(out), "good", "--output", str(tmp_path))
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("rnnkit: error: ")
+
+
+def test_a_corrupt_gzip_input_is_one_line_error(trained, tmp_path, capsys):
+    _, out = trained
+    bad = tmp_path / "texts.txt.gz"
+    bad.write_bytes(b"not gzip at all")
+    assert main(["predict", str(out), "--input", str(bad)]) == 2
+    assert capsys.readouterr().err.startswith(f"rnnkit: error: {bad}: cannot read (")

@@ -10,7 +10,9 @@ import torch
 from sklearn.base import clone
 
 from rnnkit import TextClassifier
+from rnnkit.batching import encode_token_lists
 from rnnkit.errors import ConfigError, DataError
+from rnnkit.estimator import class_indices, class_weights, make_pipeline
 
 from .conftest import make_corpus
 
@@ -75,8 +77,9 @@ def test_early_stopping_restores_the_best_epoch(small_params):
     losses = [r["val_loss"] for r in clf.history_]
     best = int(np.argmin(losses))
     assert len(losses) == best + 1 + 2 < 30  # stopped exactly `patience` epochs after the best one
-    data = clf._encode(clf._pipeline()(t) for t in val_texts)
-    restored_loss, _ = evaluate_loss(clf.model_, data, clf._targets(val_labels, "v"), torch.ones(2))
+    data = encode_token_lists(map(make_pipeline(clf.params_), val_texts), clf.vocab_, clf.max_length)
+    targets = class_indices(val_labels, clf.classes_, "validation")
+    restored_loss, _ = evaluate_loss(clf.model_, data, targets, torch.ones(2))
     assert restored_loss == pytest.approx(losses[best], rel=1e-5)
 
 
@@ -123,6 +126,8 @@ def test_bad_parameters_are_refused_before_training(params, message):
         (["a", 3], ["x", "y"], "text 1 is a int, not a string"),
         (["a", "b"], ["x"], "got 2 texts but 1 labels; there must be one label per text"),
         (["a", "b"], ["x", "x"], "the training data has only one class (x); at least two are needed"),
+        (["a", "b"], [True, False], "labels must be all strings or all numbers; got bool"),
+        (["a", "b"], ["x", 1], "labels must be all strings or all numbers; got number, string"),
     ],
 )
 def test_bad_training_data_is_refused_with_a_clear_message(texts, labels, message):
@@ -142,3 +147,56 @@ def test_predicting_before_fit_raises_sklearn_not_fitted_error():
 
     with pytest.raises(NotFittedError):
         TextClassifier().predict(["text"])
+
+
+def test_balanced_class_weights_equal_scikit_learns():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    targets = np.array([0] * 90 + [1] * 10)
+    weights = class_weights(targets, 2, "balanced")
+    np.testing.assert_allclose(weights.numpy(), [100 / (2 * 90), 100 / (2 * 10)], rtol=1e-6)
+    np.testing.assert_allclose(weights.numpy(), compute_class_weight("balanced", classes=np.array([0, 1]), y=targets))
+    assert class_weights(targets, 2, None).tolist() == [1.0, 1.0]
+
+
+def test_set_params_after_fit_changes_nothing_until_the_next_fit(binary_corpus, small_params, tmp_path):
+    from rnnkit import load_model
+
+    texts, labels = binary_corpus
+    clf = TextClassifier(**{**small_params, "epochs": 1}).fit(texts, labels)
+    before = clf.predict_proba(texts[:10])
+    clf.set_params(lowercase=False, max_length=2, hidden_size=99)
+    assert np.array_equal(clf.predict_proba(texts[:10]), before)
+    assert np.array_equal(load_model(clf.save(tmp_path / "m")).predict_proba(texts[:10]), before)
+
+
+def test_numpy_parameter_values_from_a_grid_search_save_fine(binary_corpus, small_params, tmp_path):
+    from rnnkit import load_model
+
+    texts, labels = binary_corpus
+    small_params.update(epochs=np.int64(1), hidden_size=np.int64(8), lr=np.float64(0.01))
+    clf = TextClassifier(**small_params).fit(texts, labels)
+    assert load_model(clf.save(tmp_path / "m")).params_["hidden_size"] == 8
+
+
+def test_predicting_no_texts_gives_an_empty_result(binary_corpus, small_params):
+    texts, labels = binary_corpus
+    clf = TextClassifier(**{**small_params, "epochs": 1}).fit(texts, labels)
+    assert clf.predict_proba([]).shape == (0, 2)
+    assert clf.predict([]).tolist() == []
+
+
+def test_onehot_encoding_refuses_a_large_vocabulary():
+    texts = [f"word{i} other{i}" for i in range(1200)]
+    message = "encoding='onehot' is for small vocabularies (at most 1024 tokens); this data has 2404"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        TextClassifier(encoding="onehot", min_freq=1, val_fraction=0).fit(texts, ["a", "b"] * 600)
+
+
+def test_a_failed_refit_keeps_the_previous_model(binary_corpus, small_params):
+    texts, labels = binary_corpus
+    clf = TextClassifier(**{**small_params, "epochs": 1}).fit(texts, labels)
+    model = clf.model_
+    with pytest.raises(DataError):
+        clf.fit(["a", "b", "c"], ["x", "y", "z"], validation_data=(["d"], ["unknown"]))
+    assert clf.model_ is model and clf.classes_.tolist() == ["neg", "pos"]

@@ -101,14 +101,20 @@ def test_padding_never_changes_a_prediction(config):
     torch.testing.assert_close(padded, alone, atol=1e-5, rtol=1e-5)
 
 
-def test_garbage_in_padding_positions_is_never_read():
+@pytest.mark.parametrize("pooling", POOLINGS)
+@pytest.mark.parametrize("padding", ["post", "pre"])
+def test_garbage_in_padding_positions_is_never_read(pooling, padding):
     """Padding is ignored by position, not by its id: any id there leaves the output unchanged."""
     torch.manual_seed(3)
-    model = RNNClassifier(vocab_size=20, num_classes=2, hidden_size=6, embedding_dim=5, pooling="mean").eval()
+    model = RNNClassifier(vocab_size=20, num_classes=2, hidden_size=6, embedding_dim=5, pooling=pooling)
+    model.padding = padding
+    model.eval()
     lengths = torch.tensor([3, 5])
     ids = torch.tensor([[4, 5, 6, 0, 0], [7, 8, 9, 10, 11]])
+    if padding == "pre":
+        ids[0] = torch.tensor([0, 0, 4, 5, 6])
     noisy = ids.clone()
-    noisy[0, 3:] = torch.tensor([17, 18])
+    noisy[0, slice(3, 5) if padding == "post" else slice(0, 2)] = torch.tensor([17, 18])
     torch.testing.assert_close(model(noisy, lengths), model(ids, lengths))
 
 

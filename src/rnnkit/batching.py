@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -40,12 +41,9 @@ class Ragged:
     def __getitem__(self, i: int) -> np.ndarray:
         return self.flat[self.offsets[i] : self.offsets[i + 1]]
 
-    @property
+    @cached_property
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
-
-    def subset(self, indices: Sequence[int] | np.ndarray) -> Ragged:
-        return Ragged.from_sequences(self[int(i)] for i in indices)
 
 
 def encode_token_lists(

@@ -9,15 +9,15 @@ is written under a temporary name and renamed into place when complete.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
+import safetensors
 import safetensors.torch
 import torch
 
 from rnnkit import __version__, plots
-from rnnkit.atomic import publish_directory, staging_directory
+from rnnkit.atomic import write_directory
 from rnnkit.config import validate_params
 from rnnkit.errors import BundleError, ConfigError
 from rnnkit.text import Vocab
@@ -31,15 +31,34 @@ def _json_bytes(data: object) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def check_output_directory(path: Path) -> None:
+    """Refuse to replace anything but an empty directory or an earlier rnnkit bundle.
+
+    Called before training too, so that a bad output path fails before hours of work.
+    """
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise BundleError(f"{path}: exists and is not a directory; choose another output path")
+    if not any(path.iterdir()):
+        return
+    config = path / "config.json"
+    try:
+        is_bundle = json.loads(config.read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        is_bundle = False
+    if not is_bundle:
+        raise BundleError(f"{path}: exists and is not an rnnkit model directory; choose another output path")
+
+
 def save_bundle(clf, path: Path, metrics: dict | None = None) -> Path:
     """Write a fitted ``TextClassifier`` to the directory ``path`` (replacing an older bundle)."""
-    if path.exists() and not (path.is_dir() and (not any(path.iterdir()) or (path / "config.json").is_file())):
-        raise BundleError(f"{path}: exists and is not an rnnkit model directory; choose another output path")
+    check_output_directory(path)
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "rnnkit_version": __version__,
-        "params": clf.get_params(),
+        "params": clf.params_,
         "vocab_size": len(clf.vocab_),
         "num_classes": len(clf.classes_),
         "epochs": len(clf.history_),
@@ -60,14 +79,7 @@ def save_bundle(clf, path: Path, metrics: dict | None = None) -> Path:
                 files[f"confusion_matrix_{split}.png"] = plots.confusion_matrix(
                     report["confusion_matrix"], report["labels"], f"confusion matrix ({split})"
                 )
-    staged = staging_directory(path)
-    try:
-        for name, data in files.items():
-            (staged / name).write_bytes(data)
-        publish_directory(staged, path)
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
+    write_directory(path, files)
     return path
 
 
@@ -80,7 +92,7 @@ def _read_json(path: Path) -> object:
 
 def load_model(path: str | Path):
     """Load a bundle written by ``TextClassifier.save``; refuse anything incomplete or inconsistent."""
-    from rnnkit.estimator import TextClassifier
+    from rnnkit.estimator import TextClassifier, make_model
 
     path = Path(path)
     if not path.is_dir():
@@ -92,19 +104,35 @@ def load_model(path: str | Path):
     config = _read_json(path / "config.json")
     params = _check_config(config, path, set(TextClassifier().get_params()))
     clf = TextClassifier(**params)
+    clf.params_ = params
     clf.vocab_ = Vocab.from_json(_read_json(path / "vocab.json"))
     if len(clf.vocab_) != config["vocab_size"]:
         raise BundleError(
             f"{path}: vocab.json has {len(clf.vocab_)} tokens but config.json says {config['vocab_size']}"
         )
-    clf.classes_ = _check_labels(_read_json(path / "labels.json"), config["num_classes"], path)
-    clf.model_ = clf._build_model(len(clf.vocab_), len(clf.classes_))
-    _load_weights(clf.model_, path / "model.safetensors")
+    clf.classes_ = _check_label_list(_read_json(path / "labels.json"), config["num_classes"], path)
+    try:
+        with torch.device("meta"):  # shapes only: a hostile config cannot make us allocate first
+            expected = make_model(params, len(clf.vocab_), len(clf.classes_)).state_dict()
+    except (RuntimeError, ValueError) as exc:
+        raise BundleError(f"{path}/config.json: describes a model that cannot be built ({exc})") from None
+    tensors = _read_weights(path / "model.safetensors", expected)
+    clf.model_ = make_model(params, len(clf.vocab_), len(clf.classes_))
+    clf.model_.load_state_dict(tensors)
     clf.model_.eval()
     history = _read_json(path / "history.json") if (path / "history.json").is_file() else []
-    clf.history_ = history if isinstance(history, list) else []
-    clf.train_seconds_ = float(config.get("train_seconds") or 0.0)
+    clf.history_ = history if _is_history(history) else []
+    seconds = config.get("train_seconds")
+    clf.train_seconds_ = float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else 0.0
     return clf
+
+
+def _is_history(history: object) -> bool:
+    """Epoch records as ``train`` writes them (anything else is dropped, not trusted)."""
+    keys = {"epoch", "loss", "accuracy"}
+    return isinstance(history, list) and all(
+        isinstance(r, dict) and keys <= set(r) and all(isinstance(v, (int, float)) for v in r.values()) for r in history
+    )
 
 
 def _check_config(config: object, path: Path, known: set[str]) -> dict:
@@ -133,7 +161,7 @@ def _check_config(config: object, path: Path, known: set[str]) -> dict:
     return params
 
 
-def _check_labels(labels: object, expected: int, path: Path) -> np.ndarray:
+def _check_label_list(labels: object, expected: int, path: Path) -> np.ndarray:
     if (
         not isinstance(labels, list)
         or len(labels) != expected
@@ -145,24 +173,27 @@ def _check_labels(labels: object, expected: int, path: Path) -> np.ndarray:
     return np.asarray(labels)
 
 
-def _load_weights(model: torch.nn.Module, file: Path) -> None:
-    """Load tensors, refusing missing, extra or wrongly shaped ones instead of guessing."""
+def _read_weights(file: Path, expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Read tensors, refusing missing, extra or wrongly shaped ones before loading any data."""
     try:
-        tensors = safetensors.torch.load_file(str(file))
+        with safetensors.safe_open(str(file), framework="pt") as f:
+            names = set(f.keys())
+            missing, extra = sorted(set(expected) - names), sorted(names - set(expected))
+            if missing or extra:
+                raise BundleError(
+                    f"{file}: weights do not match config.json"
+                    + (f"; missing {', '.join(missing)}" if missing else "")
+                    + (f"; unexpected {', '.join(extra)}" if extra else "")
+                )
+            for name in sorted(names):
+                shape, dtype = tuple(f.get_slice(name).get_shape()), f.get_slice(name).get_dtype()
+                want = expected[name]
+                if shape != tuple(want.shape) or dtype != "F32":
+                    raise BundleError(
+                        f"{file}: tensor {name} is {shape} {dtype}, config.json needs {tuple(want.shape)} F32"
+                    )
+            return {name: f.get_tensor(name) for name in names}
+    except BundleError:
+        raise
     except Exception as exc:  # safetensors raises its own error types for corrupt headers and data
         raise BundleError(f"{file}: not a readable safetensors file ({exc})") from None
-    expected = model.state_dict()
-    missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
-    if missing or extra:
-        raise BundleError(
-            f"{file}: weights do not match config.json"
-            + (f"; missing {', '.join(missing)}" if missing else "")
-            + (f"; unexpected {', '.join(extra)}" if extra else "")
-        )
-    for name, tensor in tensors.items():
-        if tensor.shape != expected[name].shape or tensor.dtype != expected[name].dtype:
-            raise BundleError(
-                f"{file}: tensor {name} is {tuple(tensor.shape)} {tensor.dtype}, "
-                f"config.json needs {tuple(expected[name].shape)} {expected[name].dtype}"
-            )
-    model.load_state_dict(tensors)

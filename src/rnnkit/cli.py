@@ -9,6 +9,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,10 +18,10 @@ import numpy as np
 
 from rnnkit import __version__, datasets
 from rnnkit.atomic import write_bytes
-from rnnkit.bundle import load_model
+from rnnkit.bundle import check_output_directory, load_model
 from rnnkit.config import CHOICES, validate_params
 from rnnkit.errors import RnnkitError
-from rnnkit.estimator import TextClassifier, check_known_labels
+from rnnkit.estimator import TextClassifier, check_known_labels, holdout
 from rnnkit.metrics import classification_report, format_report
 
 HELP = {
@@ -70,11 +71,11 @@ def _nullable(kind):
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """One option per estimator parameter, with the estimator's own defaults."""
     group = parser.add_argument_group("model and training options")
-    for name, default in TextClassifier().get_params().items():
-        if name not in HELP:
-            continue
+    defaults = TextClassifier().get_params()
+    for name, help_text in HELP.items():
+        default = defaults[name]
         flag = "--" + name.replace("_", "-")
-        text = f"{HELP[name]} (default: {default})"
+        text = f"{help_text} (default: {'none' if default is None else default})"
         if isinstance(default, bool):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
         elif name in CHOICES:
@@ -135,30 +136,38 @@ def load_split(args: argparse.Namespace, source: str, split: str = "train") -> d
 
 
 def evaluate_on(clf: TextClassifier, data: datasets.LabeledTexts) -> dict:
-    check_known_labels(np.asarray(data.labels), clf.classes_, data.source)
-    return classification_report(data.labels, clf.predict(data.texts), clf.classes_.tolist())
+    """Metrics of ``clf`` on labelled data; labels compare as text, as they are read from files."""
+    classes = [str(c) for c in clf.classes_]
+    check_known_labels(np.asarray(data.labels), np.asarray(classes), data.source)
+    predicted = [str(label) for label in clf.predict(data.texts)]
+    return classification_report(data.labels, predicted, classes)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     clf = TextClassifier(**model_params(args))
-    validate_params(clf.get_params())  # bad options fail before any data is read
+    validate_params(clf.get_params())  # bad options and output paths fail before any data is read
+    check_output_directory(Path(args.out))
     say = (lambda *_: None) if args.quiet else print
     train = load_split(args, args.data)
-    test_source = args.test or (args.data if args.data in datasets.NAMED_DATASETS else None)
+    named = args.data in datasets.NAMED_DATASETS and not Path(args.data).exists()
+    test_source = args.test or (args.data if named else None)
     test = load_split(args, test_source, "test") if test_source else None
+    texts, labels = train.texts, np.asarray(train.labels)
     if args.val:
         val = load_split(args, args.val)
-        texts, labels = train.texts, train.labels
     else:
-        train_idx, val_idx = datasets.stratified_split(labels := np.asarray(train.labels), clf.val_fraction, clf.seed)
-        val = datasets.LabeledTexts([train.texts[i] for i in val_idx], labels[val_idx].tolist(), "validation split")
-        texts, labels = [train.texts[i] for i in train_idx], labels[train_idx].tolist()
+        texts, labels, val_texts, val_labels = holdout(texts, labels, clf.val_fraction, clf.seed)
+        val = datasets.LabeledTexts(val_texts, val_labels.tolist(), "the validation split")
+    classes = np.unique(labels)
+    for other in (val, test):
+        if other is not None:  # before training, not after hours of it
+            check_known_labels(np.asarray(other.labels), classes, other.source)
     say(
         f"data: {len(texts)} training texts, {len(val.texts)} validation"
         + (f", {len(test.texts)} test" if test else "")
     )
     started = time.perf_counter()
-    clf.fit(texts, labels, validation_data=(val.texts, val.labels) if val.texts else None)
+    clf.fit(texts, labels, validation_data=(val.texts, val.labels))
     metrics = {}
     if val.texts:
         metrics["validation"] = evaluate_on(clf, val)
@@ -166,6 +175,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         metrics["test"] = evaluate_on(clf, test)
     metrics["train_seconds"] = round(clf.train_seconds_, 2)
     metrics["epochs"] = len(clf.history_)
+    if val.texts:
+        metrics["best_epoch"] = min(clf.history_, key=lambda r: r["val_loss"])["epoch"]
     for split in ("validation", "test"):
         if split in metrics:
             print(format_report(split, metrics[split]), end="\n\n")
@@ -224,6 +235,13 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except RnnkitError as exc:
         print(f"rnnkit: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `rnnkit predict ... | head`: the reader has all it wanted
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
+    except OSError as exc:  # the file system refused: permissions, a full disk, a file in the way
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"rnnkit: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)

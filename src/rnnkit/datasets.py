@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -20,6 +21,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,16 +79,48 @@ def table_format(path: Path) -> str:
 def open_text(path: Path) -> io.TextIOBase:
     """Open a possibly gzip-compressed UTF-8 text file."""
     try:
-        raw = gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")  # noqa: SIM115
+        raw = _raw(path)
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")  # -sig: Excel writes a BOM
 
 
+def _raw(path: Path) -> io.BufferedIOBase:
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+
+
+def first_invalid_byte(path: Path) -> int | None:
+    """Offset of the first byte that is not valid UTF-8 (in the uncompressed data), or None."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with _raw(path) as f:
+        while chunk := f.read(1 << 20):
+            pending = len(decoder.getstate()[0])  # bytes of a character split across chunks
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return offset - pending + exc.start
+            offset += len(chunk)
+    return None
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Turn what can go wrong while decoding a file into one :class:`DataError` naming it."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        where = first_invalid_byte(path)
+        at = f" at byte {where}" + (" of the uncompressed data" if path.suffix.lower() == ".gz" else "")
+        raise DataError(f"{path}: not valid UTF-8 ({exc.reason}{at if where is not None else ''})") from None
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+
+
 def iter_records(path: Path) -> Iterator[dict]:
     """Rows of a table file as dicts (all values as read: strings for CSV/TSV, JSON values for JSONL)."""
     suffix = table_format(path)
-    with open_text(path) as f:
+    with open_text(path) as f, reading(path):
         try:
             if suffix == ".jsonl":
                 for number, line in enumerate(f, 1):
@@ -98,10 +132,6 @@ def iter_records(path: Path) -> Iterator[dict]:
                     if None in row:
                         raise DataError(f"{path}, line {reader.line_num}: more fields than the header has")
                     yield row
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start} of a block)") from None
-        except (OSError, EOFError) as exc:
-            raise DataError(f"{path}: cannot read ({exc})") from None
         except csv.Error as exc:
             hint = "; a quote opened earlier is never closed" if "end of data" in str(exc) else ""
             line = reader.reader.line_num  # DictReader's own counter lags behind on errors
@@ -155,11 +185,8 @@ def read_texts(path: Path, text_column: str = "text") -> list[str]:
     if not path.is_file():
         raise DataFileNotFoundError(f"{path}: no such file")
     if [s.lower() for s in path.suffixes if s.lower() != ".gz"][-1:] == [".txt"]:
-        with open_text(path) as f:
-            try:
-                texts = [line.rstrip("\r\n") for line in f if line.strip()]
-            except UnicodeDecodeError as exc:
-                raise DataError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start} of a block)") from None
+        with open_text(path) as f, reading(path):
+            texts = [line.rstrip("\r\n") for line in f if line.strip()]
         if not texts:
             raise DataError(f"{path}: no texts (the file is empty)")
         return texts
@@ -172,10 +199,8 @@ def read_folder(root: Path, classes: tuple[str, ...] | None = None) -> LabeledTe
     texts, labels = [], []
     for folder in folders:
         for file in sorted(folder.glob("*.txt")):
-            try:
+            with reading(file):
                 texts.append(file.read_text(encoding="utf-8-sig"))
-            except UnicodeDecodeError as exc:
-                raise DataError(f"{file}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
             labels.append(folder.name)
     if not texts:
         raise DataError(f"{root}: no .txt files in class sub-folders (expected {root}/<label>/*.txt)")

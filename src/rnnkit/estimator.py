@@ -7,6 +7,7 @@ general (short sentences to long reviews), not for one dataset.
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -15,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
-from rnnkit.batching import Ragged, encode_token_lists
+from rnnkit.batching import encode_token_lists
 from rnnkit.config import validate_params
 from rnnkit.datasets import stratified_split
-from rnnkit.errors import DataError
+from rnnkit.errors import ConfigError, DataError
 from rnnkit.models import RNNClassifier
 from rnnkit.text import TextPipeline, Vocab
 from rnnkit.training import TrainSettings, predict_proba, train
@@ -88,102 +90,74 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.verbose = verbose
 
-    # -- building blocks shared by fit, prediction and bundle loading --------------------------
-
-    def _pipeline(self) -> TextPipeline:
-        return TextPipeline(tokenizer=self.tokenizer, lowercase=self.lowercase, stopwords=self.stopwords)
-
-    def _build_model(self, vocab_size: int, num_classes: int) -> RNNClassifier:
-        return RNNClassifier(
-            vocab_size,
-            num_classes,
-            cell=self.cell,
-            hidden_size=self.hidden_size,
-            embedding_dim=self.embedding_dim,
-            encoding=self.encoding,
-            num_layers=self.num_layers,
-            bidirectional=self.bidirectional,
-            dropout=self.dropout,
-            pooling=self.pooling,
-            padding=self.padding,
-        )
-
-    def _encode(self, token_lists) -> Ragged:
-        return encode_token_lists(token_lists, self.vocab_, self.max_length, self.truncating)
-
-    def _targets(self, labels: np.ndarray, what: str) -> np.ndarray:
-        """Class indices for labels, refusing labels not seen in training."""
-        check_known_labels(labels, self.classes_, what)
-        return np.searchsorted(self.classes_, labels).astype(np.int64)
-
     # -- the estimator API ------------------------------------------------------------------------
 
     def fit(self, X: Sequence[str], y: Sequence, validation_data: tuple | None = None) -> TextClassifier:
         """Train on texts ``X`` with labels ``y``.
 
         Early stopping watches ``validation_data=(texts, labels)`` when given, else a stratified
-        ``val_fraction`` of ``X``. Returns ``self``.
+        ``val_fraction`` of ``X``. Returns ``self``. Nothing learned is replaced unless fitting
+        succeeds.
         """
-        validate_params(self.get_params())
+        params = {k: _plain(v) for k, v in self.get_params().items()}
+        validate_params(params)
         started = time.perf_counter()
         texts = _check_texts(X)
         if not texts:
             raise DataError("no training data: the list of texts is empty")
         labels = _check_labels(y, len(texts))
-        self.classes_ = np.unique(labels)
-        if len(self.classes_) < 2:
-            raise DataError(f"the training data has only one class ({self.classes_[0]}); at least two are needed")
+        classes = np.unique(labels)
+        if len(classes) < 2:
+            raise DataError(f"the training data has only one class ({classes[0]}); at least two are needed")
         if validation_data is not None:
-            val_texts, val_labels = validation_data
-            val_texts, val_labels = _check_texts(val_texts), _check_labels(val_labels, len(val_texts))
-        elif self.val_fraction > 0:
-            train_idx, val_idx = stratified_split(labels, self.val_fraction, self.seed)
-            val_texts, val_labels = [texts[i] for i in val_idx], labels[val_idx]
-            texts, labels = [texts[i] for i in train_idx], labels[train_idx]
+            val_texts = _check_texts(validation_data[0])
+            val_labels = _check_labels(validation_data[1], len(val_texts))
         else:
-            val_texts = val_labels = None
+            texts, labels, val_texts, val_labels = holdout(texts, labels, params["val_fraction"], params["seed"])
 
-        pipeline = self._pipeline()
+        pipeline = make_pipeline(params)
         token_lists = [pipeline(t) for t in texts]
-        self.vocab_ = Vocab.build(token_lists, num_words=self.num_words, min_freq=self.min_freq)
-        train_data, train_targets = self._encode(token_lists), self._targets(labels, "the training data")
+        vocab = Vocab.build(token_lists, num_words=params["num_words"], min_freq=params["min_freq"])
+        if params["encoding"] == "onehot" and len(vocab) > ONEHOT_MAX_VOCAB:
+            raise ConfigError(
+                f"encoding='onehot' is for small vocabularies (at most {ONEHOT_MAX_VOCAB} tokens); this data has "
+                f"{len(vocab)}: use encoding='embedding' or lower num_words"
+            )
+        train_data = encode_token_lists(token_lists, vocab, params["max_length"], params["truncating"])
+        train_targets = class_indices(labels, classes, "the training data")
         del token_lists
         val_data = val_targets = None
-        if val_texts is not None and len(val_texts):
-            val_data = self._encode(pipeline(t) for t in val_texts)
-            val_targets = self._targets(val_labels, "the validation data")
+        if len(val_texts):
+            val_data = encode_token_lists(map(pipeline, val_texts), vocab, params["max_length"], params["truncating"])
+            val_targets = class_indices(val_labels, classes, "the validation data")
 
-        torch.manual_seed(self.seed)
-        self.model_ = self._build_model(len(self.vocab_), len(self.classes_))
+        torch.manual_seed(params["seed"])
+        model = make_model(params, len(vocab), len(classes))
         settings = TrainSettings(
-            batch_size=self.batch_size,
-            epochs=self.epochs,
-            lr=self.lr,
-            clip_norm=self.clip_norm,
-            patience=self.patience,
-            seed=self.seed,
-            verbose=self.verbose,
+            batch_size=params["batch_size"],
+            epochs=params["epochs"],
+            lr=params["lr"],
+            clip_norm=params["clip_norm"],
+            patience=params["patience"],
+            seed=params["seed"],
+            verbose=params["verbose"],
         )
-        self.history_ = train(
-            self.model_, train_data, train_targets, val_data, val_targets, settings, self._class_weights(train_targets)
-        )
+        weights = class_weights(train_targets, len(classes), params["class_weight"])
+        history = train(model, train_data, train_targets, val_data, val_targets, settings, weights)
+        self.params_, self.classes_, self.vocab_, self.model_, self.history_ = params, classes, vocab, model, history
         self.train_seconds_ = time.perf_counter() - started
         return self
 
-    def _class_weights(self, targets: np.ndarray) -> torch.Tensor:
-        """Per-class loss weights: all ones, or ``n / (classes * count)`` when balanced."""
-        k = len(self.classes_)
-        if self.class_weight != "balanced":
-            return torch.ones(k)
-        counts = np.bincount(targets, minlength=k).astype(np.float64)
-        weights = np.where(counts > 0, len(targets) / (k * np.maximum(counts, 1)), 0.0)
-        return torch.tensor(weights, dtype=torch.float32)
-
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        """Probabilities ``(n, len(classes_))``, columns in the order of ``classes_``."""
+        """Probabilities ``(n, len(classes_))``, columns in the order of ``classes_``.
+
+        Texts are prepared with the settings of the last ``fit`` (``params_``), whatever
+        ``set_params`` has changed since.
+        """
         check_is_fitted(self, "model_")
-        pipeline = self._pipeline()
-        return predict_proba(self.model_, self._encode(pipeline(t) for t in _check_texts(X)))
+        pipeline, p = make_pipeline(self.params_), self.params_
+        data = encode_token_lists(map(pipeline, _check_texts(X)), self.vocab_, p["max_length"], p["truncating"])
+        return predict_proba(self.model_, data)
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
         """The most probable label of each text."""
@@ -196,6 +170,50 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
         check_is_fitted(self, "model_")
         return save_bundle(self, Path(path), metrics)
+
+
+# Beyond this, one-hot vectors cost more memory and time than an embedding would.
+ONEHOT_MAX_VOCAB = 1024
+
+
+def make_pipeline(params: dict) -> TextPipeline:
+    """The text pipeline of a parameter set (``TextClassifier.get_params()`` or ``params_``)."""
+    return TextPipeline(tokenizer=params["tokenizer"], lowercase=params["lowercase"], stopwords=params["stopwords"])
+
+
+def make_model(params: dict, vocab_size: int, num_classes: int) -> RNNClassifier:
+    """The untrained network of a parameter set."""
+    return RNNClassifier(
+        vocab_size,
+        num_classes,
+        **{k: params[k] for k in ("cell", "hidden_size", "embedding_dim", "encoding", "num_layers")},
+        **{k: params[k] for k in ("bidirectional", "dropout", "pooling", "padding")},
+    )
+
+
+def holdout(texts: list[str], labels: np.ndarray, fraction: float, seed: int) -> tuple:
+    """(train texts, train labels, validation texts, validation labels): a stratified split."""
+    train_idx, val_idx = stratified_split(labels, fraction, seed)
+    return [texts[i] for i in train_idx], labels[train_idx], [texts[i] for i in val_idx], labels[val_idx]
+
+
+def class_weights(targets: np.ndarray, num_classes: int, mode: str | None) -> torch.Tensor:
+    """Per-class loss weights: all ones, or scikit-learn's ``"balanced"`` ``n / (classes * count)``."""
+    if mode != "balanced":
+        return torch.ones(num_classes)
+    weights = compute_class_weight("balanced", classes=np.arange(num_classes), y=targets)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def class_indices(labels: np.ndarray, classes: np.ndarray, what: str) -> np.ndarray:
+    """Index of each label in the sorted ``classes``, refusing labels not among them."""
+    check_known_labels(labels, classes, what)
+    return np.searchsorted(classes, labels).astype(np.int64)
+
+
+def _plain(value: object) -> object:
+    """numpy scalars (as grid searches pass them) as plain Python values, so they save as JSON."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def check_known_labels(labels: np.ndarray, classes: np.ndarray, what: str) -> None:
@@ -220,9 +238,14 @@ def _check_texts(X) -> list[str]:
 
 
 def _check_labels(y, n: int) -> np.ndarray:
-    labels = np.asarray(list(y))
-    if labels.ndim != 1 or len(labels) != n:
-        raise DataError(f"got {n} texts but {len(labels)} labels; there must be one label per text")
-    if labels.dtype == object:
-        raise DataError("labels must all be strings or all be numbers, not a mix")
-    return labels
+    values = list(y)
+    if len(values) != n:
+        raise DataError(f"got {n} texts but {len(values)} labels; there must be one label per text")
+    kinds = {"string" if isinstance(v, str) else "number" if _is_number(v) else type(v).__name__ for v in values}
+    if len(kinds) > 1 or not kinds <= {"string", "number"}:
+        raise DataError(f"labels must be all strings or all numbers; got {', '.join(sorted(kinds))}")
+    return np.asarray(values)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (numbers.Integral, numbers.Real)) and not isinstance(value, (bool, np.bool_))

@@ -26,6 +26,7 @@ import math
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 
 def recurrence(gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor, keep: bool = False):
@@ -77,6 +78,7 @@ class _Recurrence(torch.autograd.Function):
         return states
 
     @staticmethod
+    @once_differentiable  # the backward is hand-written: a second derivative must fail loudly
     def backward(ctx, grad_states: torch.Tensor):
         w_hh, states, factors, d_n, gates_z = ctx.saved_tensors
         dirs, time, batch, size = states.shape

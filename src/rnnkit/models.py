@@ -119,6 +119,8 @@ class Pooling(nn.Module):
 
     def __init__(self, kind: str, size: int, bidirectional: bool):
         super().__init__()
+        if kind not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {kind!r}")
         self.kind = kind
         self.bidirectional = bidirectional
         if kind == "attention":
@@ -133,6 +135,8 @@ class Pooling(nn.Module):
         if self.kind == "attention":
             scores = self.attention(h).masked_fill(~mask, float("-inf"))
             return (torch.softmax(scores, dim=0) * h).sum(dim=0)
+        # "last": the forward state at the final real token; the backward state at step 0 has
+        # read the whole sequence.
         last = h[lengths - 1, torch.arange(h.size(1), device=h.device)]
         if not self.bidirectional:
             return last
@@ -186,7 +190,9 @@ class RNNClassifier(nn.Module):
         else:
             self.embedding = None
             input_size = vocab_size
-        self.input_dropout = SpatialDropout(dropout)
+        # One-hot inputs are symbols, not features: dropping a channel would erase a symbol
+        # (a whole nucleotide) from the entire text, so they get no input dropout.
+        self.input_dropout = SpatialDropout(dropout if encoding == "embedding" else 0.0)
         self.encoder = RecurrentEncoder(cell, input_size, hidden_size, num_layers, bidirectional, dropout)
         self.pooling = Pooling(pooling, self.encoder.output_size, bidirectional)
         self.output_dropout = nn.Dropout(dropout)

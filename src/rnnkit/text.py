@@ -193,4 +193,4 @@ def one_hot(ids: np.ndarray | Sequence[int], vocab_size: int) -> np.ndarray:
     ids = np.asarray(ids, dtype=np.int64)
     if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
         raise ValueError(f"ids must lie in [0, {vocab_size}), got values from {ids.min()} to {ids.max()}")
-    return np.eye(vocab_size, dtype=np.float32)[ids]
+    return (ids[..., None] == np.arange(vocab_size)).astype(np.float32)

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from rnnkit.batching import Ragged, bucket_batches, collate
 from rnnkit.models import RNNClassifier, loss_per_item, probabilities
 
-PREDICT_BATCH_SIZE = 256
+PREDICT_BATCH_SIZE = 256  # inference keeps no activations, so larger batches are cheap
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,10 @@ def predict_proba(model: RNNClassifier, data: Ragged, batch_size: int = PREDICT_
     batches, hence the same floating-point results.
     """
     model.eval()
-    out = None
+    classes = model.head.out_features if model.head.out_features > 1 else 2
+    out = np.empty((len(data), classes), dtype=np.float32)
     for idx in bucket_batches(data.lengths, batch_size):
-        p = probabilities(model(*collate(data, idx, model.padding))).numpy()
-        if out is None:
-            out = np.empty((len(data), p.shape[1]), dtype=np.float32)
-        out[idx] = p
+        out[idx] = probabilities(model(*collate(data, idx, model.padding))).numpy()
     return out
 
 
@@ -98,7 +96,7 @@ def train(
         start = time.perf_counter()
         model.train()
         batches = bucket_batches(train_data.lengths, settings.batch_size, rng)
-        loss_sum = correct = seen = 0.0
+        loss_sum = weight_sum = correct = seen = 0.0
         with tqdm(batches, desc=f"epoch {epoch}/{settings.epochs}", disable=not show_bar, leave=False) as bar:
             for idx in bar:
                 ids, lengths = collate(train_data, idx, model.padding)
@@ -112,10 +110,12 @@ def train(
                     torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)
                 optimizer.step()
                 seen += len(idx)
-                loss_sum += float(loss.detach()) * len(idx)
+                loss_sum += float(batch_loss.detach())
+                weight_sum += float(batch_weight)
                 correct += int((probabilities(logits.detach()).argmax(1) == y).sum())
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", refresh=False)
-        record = {"epoch": epoch, "loss": loss_sum / len(train_data), "accuracy": correct / len(train_data)}
+                bar.set_postfix(loss=f"{loss_sum / weight_sum:.4f}", refresh=False)
+        # Class-weighted mean over the epoch, computed exactly like the validation loss.
+        record = {"epoch": epoch, "loss": loss_sum / weight_sum, "accuracy": correct / seen}
         if val_data is not None:
             record["val_loss"], record["val_accuracy"] = evaluate_loss(model, val_data, val_targets, class_weights)
         record["seconds"] = time.perf_counter() - start
