@@ -181,3 +181,23 @@ def test_a_corrupt_gzip_input_is_one_line_error(trained, tmp_path, capsys):
     bad.write_bytes(b"not gzip at all")
     assert main(["predict", str(out), "--input", str(bad)]) == 2
     assert capsys.readouterr().err.startswith(f"rnnkit: error: {bad}: cannot read (")
+
+
+def test_baseline_reports_linear_models_beside_the_rnn(trained, capsys):
+    root, out = trained
+    args = ["baseline", str(root / "train.csv"), "--test", str(root / "test.csv"), "--model", str(out)]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["model", "train", "s", "val", "acc", "val", "F1", "test", "acc", "test", "F1"]
+    assert [line.split()[0] for line in lines[1:]] == ["tfidf+logreg", "tfidf+linear-svm", "rnn"]
+    assert main([*args, "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results["tfidf+logreg"]["test"]["accuracy"] >= 0.9  # the cue words are easy for a linear model
+    rnn = results[f"rnn ({out})"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert rnn["test"] == metrics["test"] and rnn["validation"] == metrics["validation"]  # the same split
+
+
+def test_baseline_refuses_a_bad_model_before_any_work(tmp_path, train_csv, capsys):
+    assert main(["baseline", str(train_csv), "--model", str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err == f"rnnkit: error: {tmp_path / 'none'}: no such model directory\n"

@@ -18,6 +18,7 @@ import numpy as np
 
 from rnnkit import __version__, datasets
 from rnnkit.atomic import write_bytes
+from rnnkit.baseline import run_baselines
 from rnnkit.bundle import check_output_directory, load_model
 from rnnkit.config import CHOICES, validate_params
 from rnnkit.errors import RnnkitError
@@ -98,6 +99,7 @@ def model_params(args: argparse.Namespace) -> dict:
 
 def build_parser() -> Parser:
     parser = Parser(prog="rnnkit", description="Train, evaluate and use recurrent text classifiers.")
+    defaults = TextClassifier().get_params()
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -109,6 +111,18 @@ def build_parser() -> Parser:
     add_column_options(train)
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
     add_model_options(train)
+
+    baseline = commands.add_parser(
+        "baseline", help="TF-IDF + linear models on the same split, to see whether the RNN earns its cost"
+    )
+    baseline.add_argument("data", help="training data (same formats as for train)")
+    baseline.add_argument("--test", help="test data (default for imdb: its test split)")
+    baseline.add_argument("--val", help="validation data (default: the same split of the training data as train)")
+    baseline.add_argument("--model", help="an rnnkit model directory to evaluate beside the baselines")
+    baseline.add_argument("--val-fraction", type=float, default=defaults["val_fraction"], help="as for train")
+    baseline.add_argument("--seed", type=int, default=defaults["seed"], help="as for train")
+    baseline.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_column_options(baseline)
 
     evaluate = commands.add_parser("evaluate", help="report metrics of a saved model on labelled data")
     evaluate.add_argument("model", help="model directory written by 'rnnkit train'")
@@ -143,11 +157,13 @@ def evaluate_on(clf: TextClassifier, data: datasets.LabeledTexts) -> dict:
     return classification_report(data.labels, predicted, classes)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    clf = TextClassifier(**model_params(args))
-    validate_params(clf.get_params())  # bad options and output paths fail before any data is read
-    check_output_directory(Path(args.out))
-    say = (lambda *_: None) if args.quiet else print
+def load_splits(args: argparse.Namespace, val_fraction: float, seed: int) -> tuple:
+    """(training texts, training labels, validation data, test data or None) as train sees them.
+
+    Validation is ``--val`` or a stratified split of the training data; the test data is ``--test``
+    or, for a dataset name, its test split. Labels of both must be known to training: checked
+    here, before any training, not after hours of it.
+    """
     train = load_split(args, args.data)
     named = args.data in datasets.NAMED_DATASETS and not Path(args.data).exists()
     test_source = args.test or (args.data if named else None)
@@ -156,12 +172,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.val:
         val = load_split(args, args.val)
     else:
-        texts, labels, val_texts, val_labels = holdout(texts, labels, clf.val_fraction, clf.seed)
+        texts, labels, val_texts, val_labels = holdout(texts, labels, val_fraction, seed)
         val = datasets.LabeledTexts(val_texts, val_labels.tolist(), "the validation split")
     classes = np.unique(labels)
     for other in (val, test):
-        if other is not None:  # before training, not after hours of it
+        if other is not None:
             check_known_labels(np.asarray(other.labels), classes, other.source)
+    return texts, labels, val, test
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    clf = TextClassifier(**model_params(args))
+    validate_params(clf.get_params())  # bad options and output paths fail before any data is read
+    check_output_directory(Path(args.out))
+    say = (lambda *_: None) if args.quiet else print
+    texts, labels, val, test = load_splits(args, clf.val_fraction, clf.seed)
     say(
         f"data: {len(texts)} training texts, {len(val.texts)} validation"
         + (f", {len(test.texts)} test" if test else "")
@@ -185,6 +210,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     if test:
         summary += f"; test accuracy {metrics['test']['accuracy']:.4f}, macro F1 {metrics['test']['macro_f1']:.4f}"
     print(f"{summary}\nmodel saved to {out}/")
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    if not 0 <= args.val_fraction < 1:
+        raise RnnkitError(f"val_fraction must be a number in [0, 1); got {args.val_fraction}")
+    rnn = load_model(args.model) if args.model else None  # a bad bundle fails before any work
+    texts, labels, val, test = load_splits(args, args.val_fraction, args.seed)
+    splits = {"validation": (val.texts, val.labels)} if val.texts else {}
+    if test:
+        splits["test"] = (test.texts, test.labels)
+    results = run_baselines(texts, labels.tolist(), splits, args.seed)
+    if rnn is not None:
+        results[f"rnn ({args.model})"] = {
+            "train_seconds": round(rnn.train_seconds_, 2),
+            **{split: evaluate_on(rnn, datasets.LabeledTexts(*data, split)) for split, data in splits.items()},
+        }
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    short = {"validation": "val", "test": "test"}
+    header = f"{'model':<28}{'train s':>9}" + "".join(f"{short[s] + ' acc':>10}{short[s] + ' F1':>9}" for s in splits)
+    print(header)
+    for name, result in results.items():
+        cells = "".join(f"{result[s]['accuracy']:>10.4f}{result[s]['macro_f1']:>9.4f}" for s in splits)
+        print(f"{name:<28}{result['train_seconds']:>9.1f}{cells}")
     return 0
 
 
@@ -226,7 +277,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
+COMMANDS = {"train": cmd_train, "baseline": cmd_baseline, "evaluate": cmd_evaluate, "predict": cmd_predict}
 
 
 def main(argv: list[str] | None = None) -> int:
