@@ -25,7 +25,8 @@ from rnnkit.errors import RnnkitError
 from rnnkit.estimator import TextClassifier, check_known_labels, holdout
 from rnnkit.metrics import classification_report, format_report
 
-HELP = {
+# The estimator parameters offered as options, with their help: model_params reads back exactly these.
+MODEL_OPTIONS = {
     "cell": "recurrent cell: rnn (Elman, tanh), lstm or gru",
     "bidirectional": "read each text in both directions",
     "num_layers": "stacked recurrent layers",
@@ -73,7 +74,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     """One option per estimator parameter, with the estimator's own defaults."""
     group = parser.add_argument_group("model and training options")
     defaults = TextClassifier().get_params()
-    for name, help_text in HELP.items():
+    for name, help_text in MODEL_OPTIONS.items():
         default = defaults[name]
         flag = "--" + name.replace("_", "-")
         text = f"{help_text} (default: {'none' if default is None else default})"
@@ -91,7 +92,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def model_params(args: argparse.Namespace) -> dict:
-    params = {name: getattr(args, name) for name in HELP}
+    params = {name: getattr(args, name) for name in MODEL_OPTIONS}
     params["class_weight"] = None if params["class_weight"] == "none" else params["class_weight"]
     params["verbose"] = not args.quiet
     return params

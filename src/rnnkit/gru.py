@@ -29,11 +29,11 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 
-def recurrence(gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor, keep: bool = False):
+def recurrence(gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor, for_backward: bool = False):
     """Run the GRU over time: ``gi (dirs, time, batch, 3h)`` -> states ``(dirs, time, batch, h)``.
 
     Results are written in place (``out=``) into whole-sequence buffers, so a step makes no copies.
-    With ``keep`` (training), each step also stores its local derivatives while its values are hot
+    With ``for_backward`` (training), each step also stores its local derivatives while its values are hot
     in cache, packed so that the backward step is a single broadcast product:
 
     * ``factors (dirs, time, batch, 3, h)``: d(h')/d(W_h h + b_h), gate by gate (r, z, n);
@@ -45,7 +45,7 @@ def recurrence(gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor, keep: b
     w_t = w_hh.transpose(1, 2)  # (dirs, h, 3h)
     bias = b_hh[:, None, :]
     states = gi.new_empty(dirs, time, batch, size)
-    if keep:
+    if for_backward:
         factors = gi.new_empty(dirs, time, batch, 3, size)
         d_n = gi.new_empty(dirs, time, batch, size)
         gates_z = gi.new_empty(time, dirs, batch, size)
@@ -56,7 +56,7 @@ def recurrence(gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor, keep: b
         r, z = rz[..., :size], rz[..., size:]
         n = torch.tanh(torch.addcmul(gi[:, t, :, 2 * size :], r, gh[..., 2 * size :]))
         h_next = torch.addcmul(n, z, h - n, out=states[:, t])
-        if keep:
+        if for_backward:
             keep_z = torch.rsub(z, 1)
             dn = torch.mul(keep_z, torch.addcmul(torch.ones_like(n), n, n, value=-1), out=d_n[:, t])  # tanh'
             f = factors[:, t]
@@ -65,7 +65,7 @@ def recurrence(gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor, keep: b
             torch.mul(dn, r, out=f[:, :, 2])  # via r * (W_hn h + b_hn)
             gates_z[t] = z
         h = h_next
-    return (states, factors, d_n, gates_z) if keep else states
+    return (states, factors, d_n, gates_z) if for_backward else states
 
 
 class _Recurrence(torch.autograd.Function):
@@ -73,7 +73,7 @@ class _Recurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:
-        states, factors, d_n, gates_z = recurrence(gi, w_hh, b_hh, keep=True)
+        states, factors, d_n, gates_z = recurrence(gi, w_hh, b_hh, for_backward=True)
         ctx.save_for_backward(w_hh, states, factors, d_n, gates_z)
         return states
 

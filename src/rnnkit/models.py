@@ -69,7 +69,7 @@ class SeparateDirections(nn.Module):
         self.directions = nn.ModuleList(CELLS[cell](input_size, hidden_size) for _ in range(directions))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([rnn(x_d)[0] for rnn, x_d in zip(self.directions, x, strict=True)])
+        return torch.stack([rnn(x_d)[0] for rnn, x_d in zip(self.rnns, x, strict=True)])
 
 
 class RecurrentEncoder(nn.Module):
