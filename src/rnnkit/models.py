@@ -66,7 +66,7 @@ class SeparateDirections(nn.Module):
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, directions: int):
         super().__init__()
-        self.directions = nn.ModuleList(CELLS[cell](input_size, hidden_size) for _ in range(directions))
+        self.rnns = nn.ModuleList(CELLS[cell](input_size, hidden_size) for _ in range(directions))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([rnn(x_d)[0] for rnn, x_d in zip(self.rnns, x, strict=True)])
