@@ -58,10 +58,9 @@ def encode_token_lists(
     """
 
     def encode(tokens: Sequence[str]) -> list[int]:
-        ids = vocab.encode(tokens) or [UNK_ID]
-        if max_length is not None and len(ids) > max_length:
-            ids = ids[-max_length:] if truncating == "pre" else ids[:max_length]
-        return ids
+        if max_length is not None and len(tokens) > max_length:  # cut first: encode only what is kept
+            tokens = tokens[-max_length:] if truncating == "pre" else tokens[:max_length]
+        return vocab.encode(tokens) or [UNK_ID]
 
     return Ragged.from_sequences(encode(tokens) for tokens in token_lists)
 
