@@ -73,3 +73,15 @@ def train_csv(tmp_path):
 def test_csv(tmp_path):
     texts, labels = make_corpus(60, seed=1)
     return write_csv(tmp_path / "test.csv", texts, labels)
+
+
+@pytest.fixture(params=["compiled", "pure"])
+def gru_kernel(request, monkeypatch):
+    """Run a test with the compiled GRU loop and again with the pure-PyTorch one."""
+    if request.param == "pure":
+        monkeypatch.setattr("rnnkit.gru.gru_ops", lambda: None)
+    else:
+        from rnnkit.native import gru_ops
+
+        assert gru_ops() is not None, "the compiled GRU loop did not build"
+    return request.param

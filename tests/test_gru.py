@@ -1,15 +1,20 @@
-"""The fused GRU against PyTorch's own GRU and against numerical gradients."""
+"""The fused GRU layer (compiled and pure-PyTorch loops) against PyTorch's own GRU, run on each
+sequence alone, and against numerical gradients."""
 
 from __future__ import annotations
+
+import warnings
 
 import pytest
 import torch
 
+from rnnkit import native
 from rnnkit.gru import FusedGRU, _Recurrence
+from rnnkit.steps import reading_order
 
 
 def copy_into_torch_gru(fused: FusedGRU, direction: int) -> torch.nn.GRU:
-    gru = torch.nn.GRU(fused.input_size, fused.hidden_size)  # time-major, like FusedGRU
+    gru = torch.nn.GRU(fused.input_size, fused.hidden_size)
     with torch.no_grad():
         gru.weight_ih_l0.copy_(fused.weight_ih[direction])
         gru.weight_hh_l0.copy_(fused.weight_hh[direction])
@@ -19,25 +24,53 @@ def copy_into_torch_gru(fused: FusedGRU, direction: int) -> torch.nn.GRU:
 
 
 @pytest.mark.parametrize("directions", [1, 2])
-def test_outputs_and_gradients_match_torch_gru(directions):
+def test_outputs_and_gradients_match_torch_gru_on_each_sequence_alone(gru_kernel, directions):
+    """A padded batch through FusedGRU equals nn.GRU over each unpadded sequence (reversed for the
+    backward direction): outputs at real positions, input gradients, all four weight gradients."""
     torch.manual_seed(0)
     fused = FusedGRU(input_size=5, hidden_size=7, directions=directions)
     references = [copy_into_torch_gru(fused, d) for d in range(directions)]
-    x = torch.randn(directions, 6, 3, 5, requires_grad=True)  # (dirs, time, batch, input)
-    x_ref = x.detach().clone().requires_grad_(True)
-    out = fused(x)
-    ref = torch.stack([gru(x_ref[d])[0] for d, gru in enumerate(references)])
-    torch.testing.assert_close(out, ref, atol=1e-6, rtol=1e-5)
+    lengths = torch.tensor([6, 2, 4])
+    x = torch.randn(6, 3, 5, requires_grad=True)  # (time, batch, input), post-padded
+    out = fused(x, reading_order(lengths, 6, directions))
+    weights = torch.randn_like(out)  # an arbitrary loss over the real positions
+    loss = sum((out[:n, b] * weights[:n, b]).sum() for b, n in enumerate(lengths.tolist()))
+    loss.backward()
 
-    weights = torch.randn_like(out)  # an arbitrary loss that touches every output
-    (out * weights).sum().backward()
-    (ref * weights).sum().backward()
-    torch.testing.assert_close(x.grad, x_ref.grad, atol=1e-5, rtol=1e-4)
+    size = fused.hidden_size
+    for b, n in enumerate(lengths.tolist()):
+        xs = x.detach()[:n, b].clone().requires_grad_(True)
+        for d, gru in enumerate(references):
+            seq = xs if d == 0 else xs.flip(0)
+            ref = gru(seq)[0]
+            ref = ref if d == 0 else ref.flip(0)
+            torch.testing.assert_close(out[:n, b, d * size : (d + 1) * size], ref, atol=1e-6, rtol=1e-5)
+            (ref * weights[:n, b, d * size : (d + 1) * size]).sum().backward()
+        torch.testing.assert_close(x.grad[:n, b], xs.grad, atol=1e-5, rtol=1e-4)
+    assert torch.count_nonzero(x.grad[2:, 1]) == 0  # padding received no gradient
     for d, gru in enumerate(references):
         torch.testing.assert_close(fused.weight_ih.grad[d], gru.weight_ih_l0.grad, atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(fused.weight_hh.grad[d], gru.weight_hh_l0.grad, atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(fused.bias_ih.grad[d], gru.bias_ih_l0.grad, atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(fused.bias_hh.grad[d], gru.bias_hh_l0.grad, atol=1e-5, rtol=1e-4)
+
+
+def test_compiled_and_pure_loops_agree_on_a_larger_layer(monkeypatch):
+    torch.manual_seed(3)
+    fused = FusedGRU(16, 32, directions=2)
+    lengths = torch.randint(1, 41, (9,))
+    order = reading_order(lengths, 40, 2)
+    x = torch.randn(40, 9, 16)
+    results = []
+    for ops in (native.gru_ops, lambda: None):
+        monkeypatch.setattr("rnnkit.gru.gru_ops", ops)
+        fused.zero_grad()
+        x_in = x.clone().requires_grad_(True)
+        out = fused(x_in, order)
+        (out.sin()).sum().backward()
+        results.append([out.detach(), x_in.grad, *(p.grad.clone() for p in fused.parameters())])
+    for compiled, pure in zip(*results, strict=True):
+        torch.testing.assert_close(compiled, pure, atol=2e-5, rtol=1e-4)
 
 
 def test_hand_written_backward_passes_gradcheck():
@@ -48,10 +81,58 @@ def test_hand_written_backward_passes_gradcheck():
     assert torch.autograd.gradcheck(_Recurrence.apply, (gi, w_hh, b_hh))
 
 
-def test_inference_path_equals_training_path():
+def test_inference_path_equals_training_path(gru_kernel):
     torch.manual_seed(2)
     fused = FusedGRU(4, 6, directions=2)
-    x = torch.randn(2, 3, 5, 4)
+    x = torch.randn(5, 3, 4)
+    order = reading_order(torch.tensor([5, 1, 3]), 5, 2)
     with torch.inference_mode():
-        fast = fused(x)
-    torch.testing.assert_close(fast, fused(x).detach(), rtol=0, atol=0)
+        fast = fused(x, order)
+    torch.testing.assert_close(fast, fused(x, order).detach(), rtol=0, atol=0)
+
+
+def test_nan_in_the_input_propagates_instead_of_vanishing(gru_kernel):
+    """The compiled loop uses fast math for its exponentials, but NaN must still surface (training
+    stops on a NaN loss)."""
+    fused = FusedGRU(2, 3)
+    x = torch.zeros(3, 1, 2)
+    x[1, 0, 0] = float("nan")
+    out = fused(x, reading_order(torch.tensor([3]), 3, 1))
+    assert torch.isnan(out[1:]).all() and not torch.isnan(out[0]).any()
+
+
+def test_the_compiled_loop_rejects_positions_outside_the_sequence():
+    ops = native.gru_ops()
+    gi, w, b = torch.zeros(2, 1, 9), torch.zeros(1, 9, 3), torch.zeros(1, 9)
+    with pytest.raises(RuntimeError, match=r"steps: positions must lie in \[0, T\)"):
+        ops.gru_forward(gi, torch.tensor([[[0], [2]]]), w, b, False)
+
+
+def test_without_a_compiler_rnnkit_warns_once_and_uses_the_pure_loop(monkeypatch):
+    from torch.utils import cpp_extension
+
+    def no_compiler(**kwargs):
+        raise RuntimeError("Ninja is required to load C++ extensions")
+
+    monkeypatch.setattr(cpp_extension, "load", no_compiler)
+    native.gru_ops.cache_clear()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert native.gru_ops() is None
+            assert native.gru_ops() is None
+        assert [str(w.message) for w in caught] == [
+            "rnnkit: could not build the compiled GRU loop (Ninja is required to load C++ extensions); "
+            "using the slower pure-PyTorch loop"
+        ]
+    finally:
+        native.gru_ops.cache_clear()
+
+
+def test_environment_variable_forces_the_pure_loop(monkeypatch):
+    monkeypatch.setenv("RNNKIT_NATIVE", "0")
+    native.gru_ops.cache_clear()
+    try:
+        assert native.gru_ops() is None
+    finally:
+        native.gru_ops.cache_clear()

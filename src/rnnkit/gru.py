@@ -7,7 +7,9 @@ small matrix products per direction, which leaves most of the machine idle. Here
 * each time step is one batched product ``(directions, batch, hidden) @ (directions, hidden, 3 * hidden)``
   for all directions at once, plus a handful of element-wise operations;
 * the backward pass is the GRU's own chain rule, step by step, and the recurrent weight gradient is
-  again one large product over all steps at the end.
+  again one large product over all steps at the end;
+* the sequential time loop itself runs compiled (:mod:`rnnkit.native`), one thread per direction,
+  when a C++ compiler is available; :func:`recurrence` below is the same loop in PyTorch operations.
 
 The equations are PyTorch's (gates in the order reset, update, new)::
 
@@ -16,8 +18,9 @@ The equations are PyTorch's (gates in the order reset, update, new)::
     n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
     h' = (1 - z) * n + z * h
 
-Time runs over the full padded width; callers feed each direction its sequences post-padded (and
-the backward direction reversed within each length), so states past a sequence's end are never read.
+Time runs over the full padded width. Each direction reads the positions in its own order, given
+by the caller (:func:`rnnkit.steps.reading_order`: the backward direction reverses each sequence
+within its true length), so states past a sequence's end are never read.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ import math
 import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
+
+from rnnkit.native import gru_ops
+from rnnkit.steps import gather_steps, scatter_steps
 
 
 def recurrence(gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor, for_backward: bool = False):
@@ -90,18 +96,46 @@ class _Recurrence(torch.autograd.Function):
             torch.mul(grad_h[:, :, None, :], factors[:, t], out=grad_gh[:, t])
             torch.mul(grad_h, d_n[:, t], out=grad_n[:, t])
             grad_h = torch.baddbmm(grad_h * gates_z[t], grad_gh[:, t].view(dirs, batch, 3 * size), w_hh)
-        flat_gh = grad_gh.view(dirs, time * batch, 3 * size)
         grad_gi = torch.cat([grad_gh[:, :, :, :2].flatten(3), grad_n], dim=3)
         h_prev = torch.cat([states.new_zeros(dirs, 1, batch, size), states[:, :-1]], dim=1)
-        grad_w = torch.bmm(flat_gh.transpose(1, 2), h_prev.view(dirs, time * batch, size))
-        return grad_gi, grad_w, flat_gh.sum(dim=1)
+        return (grad_gi, *recurrent_weight_grads(grad_gh.view(dirs, time, batch, 3 * size), h_prev))
+
+
+class _NativeRecurrence(torch.autograd.Function):
+    """The compiled time loop (:mod:`rnnkit.native`): ``gi (time, batch, dirs * 3h)`` in natural order
+    and the reading order ``(dirs, time, batch)`` -> states ``(time, batch, dirs * h)``."""
+
+    @staticmethod
+    def forward(ctx, gi: torch.Tensor, order: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:
+        states, saved = gru_ops().gru_forward(gi, order, w_hh, b_hh, True)
+        ctx.save_for_backward(order, w_hh, saved)
+        return states
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_states: torch.Tensor):
+        order, w_hh, saved = ctx.saved_tensors
+        grad_gi, grad_gh = gru_ops().gru_backward(grad_states, order, saved, w_hh)
+        h_prev = saved[..., 4 * w_hh.size(2) :]  # the kernel keeps each step's h_prev beside its gates
+        return (grad_gi, None, *recurrent_weight_grads(grad_gh, h_prev))
+
+
+def recurrent_weight_grads(grad_gh: torch.Tensor, h_prev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradients of ``w_hh`` and ``b_hh`` from those of ``W_h h_prev + b_h`` at every step: one product.
+
+    ``grad_gh (dirs, time, batch, 3h)`` and ``h_prev (dirs, time, batch, h)``, both in step order.
+    """
+    dirs, time, batch, size = h_prev.shape
+    flat_gh = grad_gh.reshape(dirs, time * batch, 3 * size)
+    grad_w = torch.bmm(flat_gh.transpose(1, 2), h_prev.reshape(dirs, time * batch, size))
+    return grad_w, flat_gh.sum(dim=1)
 
 
 class FusedGRU(nn.Module):
     """One GRU layer with ``directions`` independent directions computed together.
 
-    ``forward`` takes the per-direction inputs already arranged as they should be read,
-    time-major: ``(dirs, time, batch, input)`` -> ``(dirs, time, batch, hidden)``.
+    ``forward(x, order)``: ``x (time, batch, input)`` time-major and each direction's reading order
+    ``(dirs, time, batch)`` -> ``(time, batch, hidden * dirs)``, directions side by side.
     """
 
     def __init__(self, input_size: int, hidden_size: int, directions: int = 1):
@@ -115,11 +149,24 @@ class FusedGRU(nn.Module):
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dirs, time, batch, _ = x.shape
-        # All steps at once: (dirs, time * batch, input) @ (dirs, input, 3h), already time-major.
-        gi = torch.baddbmm(self.bias_ih[:, None, :], x.reshape(dirs, time * batch, -1), self.weight_ih.transpose(1, 2))
-        gi = gi.view(dirs, time, batch, -1)
+    def forward(self, x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+        time, batch, _ = x.shape
+        # All steps and directions at once: (time * batch, input) @ (input, dirs * 3h).
+        w_ih = self.weight_ih.reshape(-1, self.input_size)
+        gi = torch.addmm(self.bias_ih.reshape(-1), x.reshape(time * batch, -1), w_ih.t()).view(time, batch, -1)
+        if gru_ops() is None:
+            return self._pure_pytorch(gi, order)
         if torch.is_grad_enabled():
-            return _Recurrence.apply(gi, self.weight_hh, self.bias_hh)
-        return recurrence(gi, self.weight_hh, self.bias_hh)
+            return _NativeRecurrence.apply(gi, order, self.weight_hh, self.bias_hh)
+        return gru_ops().gru_forward(gi, order, self.weight_hh, self.bias_hh, False)[0]
+
+    def _pure_pytorch(self, gi: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+        """The same layer without the compiled loop: reorder, run :func:`recurrence`, restore."""
+        dirs, size = self.directions, self.hidden_size
+        per_direction = gi.view(*gi.shape[:2], dirs, 3 * size).unbind(2)
+        ordered = torch.stack([gather_steps(g, index) for g, index in zip(per_direction, order, strict=True)])
+        if torch.is_grad_enabled():
+            states = _Recurrence.apply(ordered, self.weight_hh, self.bias_hh)
+        else:
+            states = recurrence(ordered, self.weight_hh, self.bias_hh)
+        return torch.cat([scatter_steps(h, index) for h, index in zip(states, order, strict=True)], dim=2)

@@ -5,8 +5,8 @@ CPU than the fused kernels on padded batches):
 
 * every direction runs over a *post-padded* batch, so a state at step ``t < length`` has seen
   only real tokens; the steps beyond ``length`` hold garbage that nothing reads;
-* the backward direction runs forward over each sequence reversed *within its true length*, and
-  its outputs are reversed back the same way, so it starts on the last real token, not on padding;
+* the backward direction reads each sequence reversed *within its true length* and its outputs go
+  back to their positions (:mod:`rnnkit.steps`), so it starts on the last real token, not on padding;
 * pooling reads steps ``t < length`` only ("last" takes the forward state at ``length - 1`` and the
   backward state at step 0, which has seen the whole sequence).
 
@@ -22,31 +22,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.gru import FusedGRU
+from rnnkit.steps import gather_steps, reading_order, scatter_steps, valid_steps
 from rnnkit.text import PAD_ID
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 POOLINGS = ("last", "max", "mean", "attention")
 ENCODINGS = ("embedding", "onehot")
-
-
-def valid_steps(lengths: torch.Tensor, time: int) -> torch.Tensor:
-    """Boolean mask ``(time, batch)``: True where a step holds a real token."""
-    return torch.arange(time, device=lengths.device)[:, None] < lengths[None, :]
-
-
-def reversal_index(lengths: torch.Tensor, time: int) -> torch.Tensor:
-    """Index ``(time, batch)`` that reverses each sequence within its length, padding left in place.
-
-    Applying it twice is the identity, so the same index maps inputs in and outputs back.
-    """
-    steps = torch.arange(time, device=lengths.device)[:, None]
-    reversed_steps = lengths[None, :] - 1 - steps
-    return torch.where(reversed_steps >= 0, reversed_steps, steps)
-
-
-def gather_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``x[index[t, b], b]`` for a time-major ``x`` of shape ``(time, batch, features)``."""
-    return x.gather(0, index[:, :, None].expand(-1, -1, x.size(2)))
 
 
 def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -60,16 +41,18 @@ def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 class SeparateDirections(nn.Module):
     """Directions as independent single-layer ``nn.RNN``/``nn.LSTM`` modules, one after the other.
 
-    Same interface as :class:`~rnnkit.gru.FusedGRU`: ``(dirs, time, batch, input)`` ->
-    ``(dirs, time, batch, hidden)``.
+    Same interface as :class:`~rnnkit.gru.FusedGRU`: ``x (time, batch, input)`` and the reading order
+    ``(dirs, time, batch)`` -> ``(time, batch, hidden * dirs)``. Each direction's inputs are gathered
+    into its reading order and its outputs scattered back.
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, directions: int):
         super().__init__()
         self.rnns = nn.ModuleList(CELLS[cell](input_size, hidden_size) for _ in range(directions))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([rnn(x_d)[0] for rnn, x_d in zip(self.rnns, x, strict=True)])
+    def forward(self, x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+        directions = zip(self.rnns, order, strict=True)
+        return torch.cat([scatter_steps(rnn(gather_steps(x, index))[0], index) for rnn, index in directions], dim=2)
 
 
 class RecurrentEncoder(nn.Module):
@@ -102,15 +85,11 @@ class RecurrentEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``x (time, batch, input)`` post-padded -> ``(time, batch, hidden * dirs)``."""
-        reverse = reversal_index(lengths, x.size(0)) if self.directions == 2 else None
+        order = reading_order(lengths, x.size(0), self.directions)
         for i, layer in enumerate(self.layers):
             if i > 0:
                 x = self.dropout(x)
-            if reverse is None:
-                x = layer(x[None])[0]
-            else:
-                forward, backward = layer(torch.stack([x, gather_steps(x, reverse)]))
-                x = torch.cat([forward, gather_steps(backward, reverse)], dim=2)
+            x = layer(x, order)
         return x
 
 
