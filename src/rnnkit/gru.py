@@ -102,12 +102,12 @@ class _Recurrence(torch.autograd.Function):
 
 
 class _NativeRecurrence(torch.autograd.Function):
-    """The compiled time loop (:mod:`rnnkit.native`): ``gi (time, batch, dirs * 3h)`` in natural order
-    and the reading order ``(dirs, time, batch)`` -> states ``(time, batch, dirs * h)``."""
+    """The compiled time loop (:mod:`rnnkit.native`): ``gi (time, batch, dirs * 3h)`` in natural order,
+    without the input bias, and the reading order ``(dirs, time, batch)`` -> states ``(time, batch, dirs * h)``."""
 
     @staticmethod
-    def forward(ctx, gi: torch.Tensor, order: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:
-        states, saved = gru_ops().gru_forward(gi, order, w_hh, b_hh, True)
+    def forward(ctx, gi, order, w_hh, b_ih, b_hh) -> torch.Tensor:
+        states, saved = gru_ops().gru_forward(gi, order, w_hh, b_ih, b_hh, True)
         ctx.save_for_backward(order, w_hh, saved)
         return states
 
@@ -117,7 +117,9 @@ class _NativeRecurrence(torch.autograd.Function):
         order, w_hh, saved = ctx.saved_tensors
         grad_gi, grad_gh = gru_ops().gru_backward(grad_states, order, saved, w_hh)
         h_prev = saved[..., 4 * w_hh.size(2) :]  # the kernel keeps each step's h_prev beside its gates
-        return (grad_gi, None, *recurrent_weight_grads(grad_gh, h_prev))
+        grad_w_hh, grad_b_hh = recurrent_weight_grads(grad_gh, h_prev)
+        grad_b_ih = grad_gi.sum(dim=(0, 1)).view_as(grad_b_hh)
+        return grad_gi, None, grad_w_hh, grad_b_ih, grad_b_hh
 
 
 def recurrent_weight_grads(grad_gh: torch.Tensor, h_prev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -151,19 +153,20 @@ class FusedGRU(nn.Module):
 
     def forward(self, x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
         time, batch, _ = x.shape
-        # All steps and directions at once: (time * batch, input) @ (input, dirs * 3h).
-        w_ih = self.weight_ih.reshape(-1, self.input_size)
-        gi = torch.addmm(self.bias_ih.reshape(-1), x.reshape(time * batch, -1), w_ih.t()).view(time, batch, -1)
+        # All steps and directions at once: (time * batch, input) @ (input, dirs * 3h). The bias is
+        # added later, inside the time loop, which reads gi anyway.
+        gi = torch.mm(x.reshape(time * batch, -1), self.weight_ih.reshape(-1, self.input_size).t())
+        gi = gi.view(time, batch, -1)
         if gru_ops() is None:
             return self._pure_pytorch(gi, order)
         if torch.is_grad_enabled():
-            return _NativeRecurrence.apply(gi, order, self.weight_hh, self.bias_hh)
-        return gru_ops().gru_forward(gi, order, self.weight_hh, self.bias_hh, False)[0]
+            return _NativeRecurrence.apply(gi, order, self.weight_hh, self.bias_ih, self.bias_hh)
+        return gru_ops().gru_forward(gi, order, self.weight_hh, self.bias_ih, self.bias_hh, False)[0]
 
     def _pure_pytorch(self, gi: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
         """The same layer without the compiled loop: reorder, run :func:`recurrence`, restore."""
         dirs, size = self.directions, self.hidden_size
-        per_direction = gi.view(*gi.shape[:2], dirs, 3 * size).unbind(2)
+        per_direction = (gi.view(*gi.shape[:2], dirs, 3 * size) + self.bias_ih).unbind(2)
         ordered = torch.stack([gather_steps(g, index) for g, index in zip(per_direction, order, strict=True)])
         if torch.is_grad_enabled():
             states = _Recurrence.apply(ordered, self.weight_hh, self.bias_hh)

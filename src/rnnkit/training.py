@@ -88,7 +88,8 @@ def train(
     and the weights of the best epoch are restored.
     """
     rng = np.random.default_rng(settings.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    # fused: one pass over each parameter per step instead of a dozen (the embedding alone is millions).
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, fused=True)
     show_bar = settings.verbose and sys.stdout.isatty()
     history: list[dict] = []
     best_loss, best_state, stale = float("inf"), None, 0
