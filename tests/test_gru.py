@@ -81,7 +81,8 @@ def test_hand_written_backward_passes_gradcheck():
     assert torch.autograd.gradcheck(_Recurrence.apply, (gi, w_hh, b_hh))
 
 
-def test_inference_path_equals_training_path(gru_kernel):
+def test_inference_path_equals_training_path(gru_kernel, monkeypatch):
+    monkeypatch.setattr("rnnkit.gru.fast_bfloat16", lambda: False)
     torch.manual_seed(2)
     fused = FusedGRU(4, 6, directions=2)
     x = torch.randn(5, 3, 4)
@@ -89,6 +90,22 @@ def test_inference_path_equals_training_path(gru_kernel):
     with torch.inference_mode():
         fast = fused(x, order)
     torch.testing.assert_close(fast, fused(x, order).detach(), rtol=0, atol=0)
+
+
+def test_bfloat16_prediction_stays_close_to_float32(monkeypatch):
+    """Prediction may read bfloat16 input projections (8 significant bits); the recurrence is float32,
+    so states move by about the rounding of the inputs, not more."""
+    monkeypatch.setattr("rnnkit.gru.fast_bfloat16", lambda: True)
+    torch.manual_seed(5)
+    fused = FusedGRU(32, 64, directions=2)
+    x = torch.randn(50, 8, 32)
+    order = reading_order(torch.randint(1, 51, (8,)), 50, 2)
+    with torch.inference_mode():
+        low = fused(x, order)
+    exact = fused(x, order).detach()
+    assert low.dtype == torch.float32
+    torch.testing.assert_close(low, exact, atol=2e-2, rtol=0)
+    assert not torch.equal(low, exact)  # the bfloat16 path was really taken
 
 
 def test_nan_in_the_input_propagates_instead_of_vanishing(gru_kernel):

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from rnnkit.native import gru_ops
+from rnnkit.native import fast_bfloat16, gru_ops
 from rnnkit.steps import gather_steps, scatter_steps
 
 
@@ -155,11 +155,14 @@ class FusedGRU(nn.Module):
         time, batch, _ = x.shape
         # All steps and directions at once: (time * batch, input) @ (input, dirs * 3h). The bias is
         # added later, inside the time loop, which reads gi anyway.
-        gi = torch.mm(x.reshape(time * batch, -1), self.weight_ih.reshape(-1, self.input_size).t())
-        gi = gi.view(time, batch, -1)
-        if gru_ops() is None:
+        compiled, training = gru_ops() is not None, torch.is_grad_enabled()
+        w_ih = self.weight_ih.reshape(-1, self.input_size)
+        if compiled and not training and fast_bfloat16():
+            x, w_ih = x.bfloat16(), w_ih.bfloat16()
+        gi = torch.mm(x.reshape(time * batch, -1), w_ih.t()).view(time, batch, -1)
+        if not compiled:
             return self._pure_pytorch(gi, order)
-        if torch.is_grad_enabled():
+        if training:
             return _NativeRecurrence.apply(gi, order, self.weight_hh, self.bias_ih, self.bias_hh)
         return gru_ops().gru_forward(gi, order, self.weight_hh, self.bias_ih, self.bias_hh, False)[0]
 

@@ -53,16 +53,23 @@ RNNKIT_INLINE float tanh_approx(float x) { return 2.0f * sigmoid(2.0f * x) - 1.0
 // position). `b_i` and `b_h` are the input and recurrent biases (the input projection comes without
 // its bias, which saves a pass over all of gi). With `saved`, also stores r, z, n, W_hn h + b_hn
 // and h_prev for the backward pass.
-template <bool Train>
-RNNKIT_INLINE void gru_row(const float* __restrict__ gi, const float* __restrict__ gh, const float* __restrict__ b_i,
-                    const float* __restrict__ b_h, const float* __restrict__ h_prev, float* __restrict__ h_next,
-                    float* __restrict__ out, float* __restrict__ saved, int64_t size) {
+RNNKIT_INLINE float as_float(float x) { return x; }
+
+// bfloat16 is the upper half of a float32: widening is a shift.
+RNNKIT_INLINE float as_float(uint16_t bfloat16_bits) {
+  return std::bit_cast<float>(static_cast<uint32_t>(bfloat16_bits) << 16);
+}
+
+template <bool Train, typename In>
+RNNKIT_INLINE void gru_row(const In* __restrict__ gi, const float* __restrict__ gh, const float* __restrict__ b_i,
+                           const float* __restrict__ b_h, const float* __restrict__ h_prev, float* __restrict__ h_next,
+                           float* __restrict__ out, float* __restrict__ saved, int64_t size) {
 #pragma omp simd
   for (int64_t j = 0; j < size; ++j) {
-    float r = sigmoid(gi[j] + b_i[j] + gh[j] + b_h[j]);
-    float z = sigmoid(gi[size + j] + b_i[size + j] + gh[size + j] + b_h[size + j]);
+    float r = sigmoid(as_float(gi[j]) + b_i[j] + gh[j] + b_h[j]);
+    float z = sigmoid(as_float(gi[size + j]) + b_i[size + j] + gh[size + j] + b_h[size + j]);
     float ghn = gh[2 * size + j] + b_h[2 * size + j];
-    float n = tanh_approx(gi[2 * size + j] + b_i[2 * size + j] + r * ghn);
+    float n = tanh_approx(as_float(gi[2 * size + j]) + b_i[2 * size + j] + r * ghn);
     float h = n + z * (h_prev[j] - n);
     h_next[j] = h;
     out[j] = h;
@@ -79,6 +86,13 @@ RNNKIT_INLINE void gru_row(const float* __restrict__ gi, const float* __restrict
 RNNKIT_VECTOR_CLONES
 void forward_row(const float* gi, const float* gh, const float* b_i, const float* b_h, const float* h_prev,
                  float* h_next, float* out, int64_t size) {
+  gru_row<false>(gi, gh, b_i, b_h, h_prev, h_next, out, nullptr, size);
+}
+
+// Prediction with bfloat16 input projections (half the memory traffic; computed on AMX where present).
+RNNKIT_VECTOR_CLONES
+void forward_row_bf16(const uint16_t* gi, const float* gh, const float* b_i, const float* b_h, const float* h_prev,
+                      float* h_next, float* out, int64_t size) {
   gru_row<false>(gi, gh, b_i, b_h, h_prev, h_next, out, nullptr, size);
 }
 
@@ -122,9 +136,9 @@ Shape check_inputs(const at::Tensor& gi, const at::Tensor& steps, const at::Tens
   TORCH_CHECK(w_hh.dim() == 3 && w_hh.scalar_type() == at::kFloat && w_hh.is_contiguous(), "w_hh: float32 (D, 3H, H)");
   const Shape s{w_hh.size(0), gi.size(0), gi.size(1), w_hh.size(2)};
   TORCH_CHECK(w_hh.size(1) == 3 * s.size, "w_hh: (D, 3H, H)");
-  TORCH_CHECK(gi.dim() == 3 && gi.scalar_type() == at::kFloat && gi.is_contiguous() &&
-                  gi.size(2) == s.dirs * 3 * s.size,
-              "gi: contiguous float32 (T, B, D * 3H)");
+  TORCH_CHECK(gi.dim() == 3 && (gi.scalar_type() == at::kFloat || gi.scalar_type() == at::kBFloat16) &&
+                  gi.is_contiguous() && gi.size(2) == s.dirs * 3 * s.size,
+              "gi: contiguous float32 or bfloat16 (T, B, D * 3H)");
   TORCH_CHECK(steps.scalar_type() == at::kLong && steps.is_contiguous() &&
                   steps.sizes() == at::IntArrayRef({s.dirs, s.time, s.batch}),
               "steps: contiguous int64 (D, T, B)");
@@ -139,19 +153,23 @@ Shape check_inputs(const at::Tensor& gi, const at::Tensor& steps, const at::Tens
 }  // namespace
 
 // Returns states and, when `train`, the per-step values the backward pass needs (else a tensor with
-// no elements).
+// no elements). gi may be bfloat16 for prediction; states are float32 either way.
 std::tuple<at::Tensor, at::Tensor> gru_forward(const at::Tensor& gi, const at::Tensor& steps, const at::Tensor& w_hh,
                                                const at::Tensor& b_ih, const at::Tensor& b_hh, bool train) {
   const auto [dirs, time, batch, size] = check_inputs(gi, steps, w_hh, b_ih, b_hh);
-  at::Tensor states = at::empty({time, batch, dirs * size}, gi.options());
-  at::Tensor saved = at::empty({train ? dirs : 0, time, batch, 5 * size}, gi.options());
+  const bool bf16 = gi.scalar_type() == at::kBFloat16;
+  TORCH_CHECK(!(bf16 && train), "gi: bfloat16 is for prediction only");
+  const auto options = w_hh.options();
+  at::Tensor states = at::empty({time, batch, dirs * size}, options);
+  at::Tensor saved = at::empty({train ? dirs : 0, time, batch, 5 * size}, options);
   at::parallel_for(0, dirs, 1, [&](int64_t begin, int64_t end) {
     // Plain kernels: no autograd recording (the caller's autograd.Function owns the graph). Thread-local,
     // so it is set in each worker thread.
     at::AutoDispatchBelowADInplaceOrView below_autograd;
-    at::Tensor gh = at::empty({batch, 3 * size}, gi.options());
-    at::Tensor h = at::empty({batch, size}, gi.options()), h_next = at::empty({batch, size}, gi.options());
-    const float* gi_data = gi.data_ptr<float>();
+    at::Tensor gh = at::empty({batch, 3 * size}, options);
+    at::Tensor h = at::empty({batch, size}, options), h_next = at::empty({batch, size}, options);
+    const char* gi_data = static_cast<const char*>(gi.data_ptr());
+    const int64_t gi_item = gi.element_size();
     float* states_data = states.data_ptr<float>();
     for (int64_t d = begin; d < end; ++d) {
       const at::Tensor w_t = w_hh[d].t().contiguous();  // MKL is faster on (H, 3H) row-major than on its transpose view
@@ -167,14 +185,20 @@ std::tuple<at::Tensor, at::Tensor> gru_forward(const at::Tensor& gi, const at::T
         float* step_saved = train ? saved[d][t].data_ptr<float>() : nullptr;
         for (int64_t b = 0; b < batch; ++b) {
           const int64_t row = pos[t * batch + b] * batch + b;
-          const float* gi_row = gi_data + (row * dirs + d) * 3 * size;
+          const char* gi_row = gi_data + (row * dirs + d) * 3 * size * gi_item;
+          const float* gh_row = gh_data + b * 3 * size;
+          const float* h_row = h_data + b * size;
+          float* h_next_row = h_next_data + b * size;
           float* out = states_data + (row * dirs + d) * size;
           if (train) {
-            forward_row_saving(gi_row, gh_data + b * 3 * size, b_i, b_h, h_data + b * size, h_next_data + b * size,
-                               out, step_saved + b * 5 * size, size);
+            forward_row_saving(reinterpret_cast<const float*>(gi_row), gh_row, b_i, b_h, h_row,
+                               h_next_row, out, step_saved + b * 5 * size, size);
+          } else if (bf16) {
+            forward_row_bf16(reinterpret_cast<const uint16_t*>(gi_row), gh_row, b_i, b_h, h_row,
+                             h_next_row, out, size);
           } else {
-            forward_row(gi_row, gh_data + b * 3 * size, b_i, b_h, h_data + b * size, h_next_data + b * size, out,
-                        size);
+            forward_row(reinterpret_cast<const float*>(gi_row), gh_row, b_i, b_h, h_row, h_next_row,
+                        out, size);
           }
         }
         std::swap(h, h_next);

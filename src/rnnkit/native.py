@@ -28,6 +28,21 @@ CFLAGS = ["-O3", "-ffast-math", "-fno-finite-math-only", "-fopenmp"]
 
 
 @functools.cache
+def fast_bfloat16() -> bool:
+    """Whether prediction computes the GRU's input projections in bfloat16.
+
+    Only with the compiled loop (which reads bfloat16 gate inputs) and where the CPU multiplies
+    bfloat16 natively (AMX or AVX-512 BF16): there the projection runs several times faster and its
+    output is half the size. The recurrence itself stays float32, and so do training and every
+    weight. ``RNNKIT_BF16=0`` turns it off.
+    """
+    if os.environ.get("RNNKIT_BF16", "1") == "0":
+        return False
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # private, so looked up defensively
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+@functools.cache
 def gru_ops():
     """``torch.ops.rnnkit`` with ``gru_forward``/``gru_backward``, or None when they cannot be built."""
     if os.environ.get("RNNKIT_NATIVE", "1") == "0":
