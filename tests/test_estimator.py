@@ -72,7 +72,7 @@ def test_early_stopping_restores_the_best_epoch(small_params):
     rng = np.random.default_rng(0)
     labels = rng.choice(["neg", "pos"], size=200).tolist()
     val_texts, val_labels = texts[:60], rng.choice(["neg", "pos"], size=60)
-    small_params.update(epochs=30, patience=2, lr=0.02)
+    small_params.update(epochs=30, patience=2, lr=0.02, monitor="loss")
     clf = TextClassifier(**small_params).fit(texts, labels, validation_data=(val_texts, val_labels))
     losses = [r["val_loss"] for r in clf.history_]
     best = int(np.argmin(losses))
@@ -200,3 +200,33 @@ def test_a_failed_refit_keeps_the_previous_model(binary_corpus, small_params):
     with pytest.raises(DataError):
         clf.fit(["a", "b", "c"], ["x", "y", "z"], validation_data=(["d"], ["unknown"]))
     assert clf.model_ is model and clf.classes_.tolist() == ["neg", "pos"]
+
+
+def test_accuracy_monitor_keeps_the_most_accurate_epoch_ties_going_to_the_lower_loss(small_params):
+    from rnnkit.training import evaluate_loss
+
+    texts, labels = make_corpus(200)
+    val_texts, val_labels = make_corpus(60, seed=9)
+    small_params.update(epochs=6, patience=6, lr=0.02)
+    clf = TextClassifier(**small_params).fit(texts, labels, validation_data=(val_texts, val_labels))
+    assert clf.params_["monitor"] == "accuracy"
+    best = max(clf.history_, key=lambda r: (r["val_accuracy"], -r["val_loss"]))
+    data = encode_token_lists(map(make_pipeline(clf.params_), val_texts), clf.vocab_, clf.max_length)
+    targets = class_indices(np.array(val_labels), clf.classes_, "validation")
+    loss, accuracy = evaluate_loss(clf.model_, data, targets, torch.ones(2))
+    assert (accuracy, loss) == (best["val_accuracy"], pytest.approx(best["val_loss"], rel=1e-5))
+
+
+def test_lr_decay_multiplies_the_learning_rate_after_every_epoch(small_params, monkeypatch):
+    seen = []
+    real_step = torch.optim.Adam.step
+
+    def step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    texts, labels = make_corpus(40)
+    small_params.update(epochs=3, patience=3, lr=0.01, lr_decay=0.5, batch_size=40, val_fraction=0.0)
+    TextClassifier(**small_params).fit(texts, labels)
+    assert seen == pytest.approx([0.01, 0.005, 0.0025])

@@ -24,6 +24,7 @@ from rnnkit.config import CHOICES, validate_params
 from rnnkit.errors import RnnkitError
 from rnnkit.estimator import TextClassifier, check_known_labels, holdout
 from rnnkit.metrics import classification_report, format_report
+from rnnkit.training import validation_score
 
 # The estimator parameters offered as options, with their help: model_params reads back exactly these.
 MODEL_OPTIONS = {
@@ -46,8 +47,10 @@ MODEL_OPTIONS = {
     "batch_size": "texts per training batch",
     "epochs": "maximum number of epochs",
     "lr": "Adam learning rate",
+    "lr_decay": "multiply the learning rate by this after every epoch (1 keeps it constant)",
     "clip_norm": "clip the gradient norm to this ('none' to disable)",
-    "patience": "stop after this many epochs without a lower validation loss",
+    "patience": "stop after this many epochs without a better validation score",
+    "monitor": "validation score for early stopping and for the epoch kept: accuracy (ties: lower loss) or loss",
     "class_weight": "none, or balanced to weight classes inversely to their frequency",
     "val_fraction": "fraction of the training data held out for validation when --val is not given",
     "seed": "random seed: the same seed and data give the same model",
@@ -202,7 +205,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics["train_seconds"] = round(clf.train_seconds_, 2)
     metrics["epochs"] = len(clf.history_)
     if val.texts:
-        metrics["best_epoch"] = min(clf.history_, key=lambda r: r["val_loss"])["epoch"]
+        kept = max(clf.history_, key=lambda r: validation_score(r, clf.params_["monitor"]))
+        metrics["best_epoch"] = kept["epoch"]
     for split in ("validation", "test"):
         if split in metrics:
             print(format_report(split, metrics[split]), end="\n\n")

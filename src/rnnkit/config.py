@@ -10,6 +10,7 @@ import numbers
 from rnnkit.errors import ConfigError
 from rnnkit.models import CELLS, ENCODINGS, POOLINGS
 from rnnkit.text import SPECIALS, TOKENIZERS
+from rnnkit.training import MONITORS
 
 CHOICES = {
     "cell": tuple(CELLS),
@@ -19,6 +20,7 @@ CHOICES = {
     "padding": ("pre", "post"),
     "truncating": ("pre", "post"),
     "class_weight": (None, "balanced"),
+    "monitor": MONITORS,
 }
 BOOLEANS = ("bidirectional", "lowercase", "stopwords", "verbose")
 # name -> (smallest allowed value, whether None is allowed)
@@ -63,6 +65,8 @@ def validate_params(params: dict) -> None:
         raise ConfigError(f"dropout must be a number in [0, 1); got {params['dropout']!r}")
     if not _is_number(params["lr"]) or not params["lr"] > 0:
         raise ConfigError(f"lr must be a positive number; got {params['lr']!r}")
+    if not _is_number(params["lr_decay"]) or not 0 < params["lr_decay"] <= 1:
+        raise ConfigError(f"lr_decay must be a number in (0, 1]; got {params['lr_decay']!r}")
     clip = params["clip_norm"]
     if clip is not None and (not _is_number(clip) or not clip > 0):
         raise ConfigError(f"clip_norm must be a positive number or None; got {clip!r}")

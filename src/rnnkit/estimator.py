@@ -57,8 +57,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         batch_size: int = 64,
         epochs: int = 10,
         lr: float = 2e-3,
+        lr_decay: float = 1.0,
         clip_norm: float | None = 1.0,
         patience: int = 2,
+        monitor: str = "accuracy",
         class_weight: str | None = None,
         val_fraction: float = 0.1,
         seed: int = 0,
@@ -83,8 +85,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.epochs = epochs
         self.lr = lr
+        self.lr_decay = lr_decay
         self.clip_norm = clip_norm
         self.patience = patience
+        self.monitor = monitor
         self.class_weight = class_weight
         self.val_fraction = val_fraction
         self.seed = seed
@@ -137,8 +141,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             batch_size=params["batch_size"],
             epochs=params["epochs"],
             lr=params["lr"],
+            lr_decay=params["lr_decay"],
             clip_norm=params["clip_norm"],
             patience=params["patience"],
+            monitor=params["monitor"],
             seed=params["seed"],
             verbose=params["verbose"],
         )
