@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnkit.batching import bucket_batches, collate, encode_token_lists
+from rnnkit.batching import bucket_batches, collate, encode_texts
 from rnnkit.datasets import load_imdb
 from rnnkit.models import RNNClassifier
 from rnnkit.text import PAD_ID, TextPipeline, Vocab
@@ -91,10 +91,9 @@ def main() -> None:
 
     reviews = load_imdb("train")
     pick = np.random.default_rng(0).permutation(len(reviews.texts))[: args.reviews]
-    pipeline = TextPipeline()
-    tokens = [pipeline(reviews.texts[i]) for i in pick]
-    vocab = Vocab.build(tokens, num_words=30000, min_freq=2)
-    data = encode_token_lists(tokens, vocab, args.max_length)
+    pipeline, texts = TextPipeline(), [reviews.texts[i] for i in pick]
+    vocab = Vocab.build(map(pipeline, texts), num_words=30000, min_freq=2)
+    data = encode_texts(texts, pipeline, vocab, args.max_length)
     targets = np.array([reviews.labels[i] == "pos" for i in pick], dtype=np.int64)
     real_tokens = int(data.lengths.sum())
     batches = bucket_batches(data.lengths, 64, np.random.default_rng(0))

@@ -10,7 +10,7 @@ import torch
 from sklearn.base import clone
 
 from rnnkit import TextClassifier
-from rnnkit.batching import encode_token_lists
+from rnnkit.batching import encode_texts
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.estimator import class_indices, class_weights, make_pipeline
 
@@ -77,7 +77,7 @@ def test_early_stopping_restores_the_best_epoch(small_params):
     losses = [r["val_loss"] for r in clf.history_]
     best = int(np.argmin(losses))
     assert len(losses) == best + 1 + 2 < 30  # stopped exactly `patience` epochs after the best one
-    data = encode_token_lists(map(make_pipeline(clf.params_), val_texts), clf.vocab_, clf.max_length)
+    data = encode_texts(val_texts, make_pipeline(clf.params_), clf.vocab_, clf.max_length)
     targets = class_indices(val_labels, clf.classes_, "validation")
     restored_loss, _ = evaluate_loss(clf.model_, data, targets, torch.ones(2))
     assert restored_loss == pytest.approx(losses[best], rel=1e-5)
@@ -211,7 +211,7 @@ def test_accuracy_monitor_keeps_the_most_accurate_epoch_ties_going_to_the_lower_
     clf = TextClassifier(**small_params).fit(texts, labels, validation_data=(val_texts, val_labels))
     assert clf.params_["monitor"] == "accuracy"
     best = max(clf.history_, key=lambda r: (r["val_accuracy"], -r["val_loss"]))
-    data = encode_token_lists(map(make_pipeline(clf.params_), val_texts), clf.vocab_, clf.max_length)
+    data = encode_texts(val_texts, make_pipeline(clf.params_), clf.vocab_, clf.max_length)
     targets = class_indices(np.array(val_labels), clf.classes_, "validation")
     loss, accuracy = evaluate_loss(clf.model_, data, targets, torch.ones(2))
     assert (accuracy, loss) == (best["val_accuracy"], pytest.approx(best["val_loss"], rel=1e-5))
@@ -230,3 +230,24 @@ def test_lr_decay_multiplies_the_learning_rate_after_every_epoch(small_params, m
     small_params.update(epochs=3, patience=3, lr=0.01, lr_decay=0.5, batch_size=40, val_fraction=0.0)
     TextClassifier(**small_params).fit(texts, labels)
     assert seen == pytest.approx([0.01, 0.005, 0.0025])
+
+
+def test_ema_returns_the_moving_average_of_the_weights_after_each_step(small_params, monkeypatch):
+    snapshots = []
+    real_step = torch.optim.Adam.step
+
+    def step(self, *args, **kwargs):
+        out = real_step(self, *args, **kwargs)
+        snapshots.append([p.detach().clone() for group in self.param_groups for p in group["params"]])
+        return out
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    texts, labels = make_corpus(48)
+    small_params.update(epochs=1, batch_size=16, val_fraction=0.0, ema=0.75)
+    clf = TextClassifier(**small_params).fit(texts, labels)
+    assert len(snapshots) == 3
+    expected = snapshots[0]  # the average starts as a copy, then moves a quarter of the way each step
+    for snapshot in snapshots[1:]:
+        expected = [0.75 * e + 0.25 * s for e, s in zip(expected, snapshot, strict=True)]
+    for got, want in zip(clf.model_.parameters(), expected, strict=True):
+        torch.testing.assert_close(got.detach(), want)

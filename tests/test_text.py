@@ -6,9 +6,12 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rnnkit.errors import BundleError, ConfigError, RnnkitError
 from rnnkit.text import (
+    _WORD,
     EOS,
     EOS_ID,
     PAD,
@@ -395,3 +398,9 @@ def test_one_hot_empty():
 def test_one_hot_out_of_range(ids, size, msg):
     with pytest.raises(ValueError, match=re.escape(msg)):
         one_hot(ids, size)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab1_'’ é!?.-<>\t\n\u00a0\u2028ß٣")), max_size=40) | st.text(max_size=40))
+def test_word_tokenize_equals_the_regex_on_any_text(text):
+    assert word_tokenize(text) == _WORD.findall(text)

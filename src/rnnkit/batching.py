@@ -6,15 +6,20 @@ exists only inside a batch, up to that batch's longest item, and the true length
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 import torch
 
-from rnnkit.text import UNK_ID, Vocab, pad_sequences
+from rnnkit.errors import ConfigError
+from rnnkit.text import UNK_ID, TextPipeline, Vocab, index_tokens, pad_sequences
 
+# Below this many characters, a second process costs more to start than it saves.
+PARALLEL_MIN_CHARS = 2_000_000
 # Items are sorted by length inside pools of this many batches: batches hold similar lengths
 # (little padding) while the order of the pools and of the batches stays random.
 POOL_BATCHES = 50
@@ -46,23 +51,73 @@ class Ragged:
         return np.diff(self.offsets)
 
 
-def encode_token_lists(
-    token_lists: Iterable[Sequence[str]],
+def index_texts(texts: Sequence[str], pipeline: TextPipeline) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Tokenize ``texts`` and number the distinct tokens by first appearance (:func:`index_tokens`):
+    ``(types, flat, lengths)``, with ``flat`` (int32) the number of every token, text after text.
+
+    Tokenizing is Python-regex bound, so a large corpus is cut in two: a forked process tokenizes
+    the second half while this one does the first. Only numbers and the distinct tokens travel
+    back, and the halves are merged so the result is exactly that of one pass.
+    """
+    if sum(map(len, texts)) < PARALLEL_MIN_CHARS or "fork" not in multiprocessing.get_all_start_methods():
+        return _index_part(texts, pipeline)
+    half = len(texts) // 2
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        second = pool.submit(_index_part, texts[half:], pipeline)
+        types, flat, lengths = _index_part(texts[:half], pipeline)
+        more_types, more_flat, more_lengths = second.result()
+    numbering = {token: i for i, token in enumerate(types)}
+    for token in more_types:
+        numbering.setdefault(token, len(numbering))
+    renumber = np.fromiter(map(numbering.__getitem__, more_types), dtype=np.int32, count=len(more_types))
+    return list(numbering), np.concatenate([flat, renumber[more_flat]]), np.concatenate([lengths, more_lengths])
+
+
+def _index_part(texts: Sequence[str], pipeline: TextPipeline) -> tuple[list[str], np.ndarray, np.ndarray]:
+    token_lists = [pipeline(text) for text in texts]
+    types, flat = index_tokens(token_lists)
+    return types, flat, np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+
+
+def encode_indexed(
+    types: Sequence[str],
+    flat: np.ndarray,
+    lengths: np.ndarray,
     vocab: Vocab,
     max_length: int | None = None,
     truncating: str = "pre",
 ) -> Ragged:
-    """Map tokens to ids and truncate to ``max_length`` (``"pre"`` keeps the end of the text).
+    """Ids of :func:`index_texts` output under ``vocab`` (unknown tokens: ``<unk>``), cut to ``max_length``."""
+    ids = np.fromiter(map(vocab.stoi.__getitem__, types), dtype=np.int32, count=len(types))
+    return truncate(ids[flat], lengths, max_length, truncating)
 
-    A text with no tokens is encoded as a single ``<unk>`` so it still receives a prediction.
-    """
 
-    def encode(tokens: Sequence[str]) -> list[int]:
-        if max_length is not None and len(tokens) > max_length:  # cut first: encode only what is kept
-            tokens = tokens[-max_length:] if truncating == "pre" else tokens[:max_length]
-        return vocab.encode(tokens) or [UNK_ID]
+def encode_texts(
+    texts: Sequence[str], pipeline: TextPipeline, vocab: Vocab, max_length: int | None = None, truncating: str = "pre"
+) -> Ragged:
+    """Texts -> ragged ids: tokenized by ``pipeline``, mapped by ``vocab``, truncated to ``max_length``
+    (``"pre"`` keeps the end of the text). A text with no tokens becomes a single ``<unk>``."""
+    return encode_indexed(*index_texts(texts, pipeline), vocab, max_length, truncating)
 
-    return Ragged.from_sequences(encode(tokens) for tokens in token_lists)
+
+def truncate(ids: np.ndarray, lengths: np.ndarray, max_length: int | None, truncating: str) -> Ragged:
+    """Cut the texts stored back to back in ``ids`` to ``max_length`` tokens; empty texts become ``[<unk>]``."""
+    if truncating not in ("pre", "post"):
+        raise ConfigError(f"truncating must be 'pre' or 'post', got {truncating!r}")
+    kept = lengths if max_length is None else np.minimum(lengths, max_length)
+    starts = np.cumsum(lengths) - lengths
+    if truncating == "pre":
+        starts += lengths - kept
+    empty = kept == 0
+    kept = np.maximum(kept, 1)
+    offsets = np.zeros(len(kept) + 1, dtype=np.int64)
+    np.cumsum(kept, out=offsets[1:])
+    # Position of every kept token in `ids`: its text's start plus its index within the text.
+    source = np.repeat(starts - offsets[:-1], kept) + np.arange(offsets[-1])
+    flat = np.full(offsets[-1], UNK_ID, dtype=np.int32)
+    real = np.repeat(~empty, kept)
+    flat[real] = ids[source[real]]
+    return Ragged(flat, offsets)
 
 
 def bucket_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None = None) -> list[np.ndarray]:

@@ -48,6 +48,7 @@ MODEL_OPTIONS = {
     "epochs": "maximum number of epochs",
     "lr": "Adam learning rate",
     "lr_decay": "multiply the learning rate by this after every epoch (1 keeps it constant)",
+    "ema": "validate and keep a moving average of the weights, with this decay per step (0: the raw weights)",
     "clip_norm": "clip the gradient norm to this ('none' to disable)",
     "patience": "stop after this many epochs without a better validation score",
     "monitor": "validation score for early stopping and for the epoch kept: accuracy (ties: lower loss) or loss",

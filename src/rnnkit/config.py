@@ -65,6 +65,8 @@ def validate_params(params: dict) -> None:
         raise ConfigError(f"dropout must be a number in [0, 1); got {params['dropout']!r}")
     if not _is_number(params["lr"]) or not params["lr"] > 0:
         raise ConfigError(f"lr must be a positive number; got {params['lr']!r}")
+    if not _is_number(params["ema"]) or not 0 <= params["ema"] < 1:
+        raise ConfigError(f"ema must be a number in [0, 1); got {params['ema']!r}")
     if not _is_number(params["lr_decay"]) or not 0 < params["lr_decay"] <= 1:
         raise ConfigError(f"lr_decay must be a number in (0, 1]; got {params['lr_decay']!r}")
     clip = params["clip_norm"]

@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
-from rnnkit.batching import encode_token_lists
+from rnnkit.batching import encode_indexed, encode_texts, index_texts
 from rnnkit.config import validate_params
 from rnnkit.datasets import stratified_split
 from rnnkit.errors import ConfigError, DataError
@@ -58,6 +58,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         epochs: int = 10,
         lr: float = 2e-3,
         lr_decay: float = 1.0,
+        ema: float = 0.0,
         clip_norm: float | None = 1.0,
         patience: int = 2,
         monitor: str = "accuracy",
@@ -86,6 +87,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.epochs = epochs
         self.lr = lr
         self.lr_decay = lr_decay
+        self.ema = ema
         self.clip_norm = clip_norm
         self.patience = patience
         self.monitor = monitor
@@ -119,20 +121,21 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         else:
             texts, labels, val_texts, val_labels = holdout(texts, labels, params["val_fraction"], params["seed"])
 
-        pipeline = make_pipeline(params)
-        token_lists = [pipeline(t) for t in texts]
-        vocab = Vocab.build(token_lists, num_words=params["num_words"], min_freq=params["min_freq"])
+        pipeline, cut = make_pipeline(params), (params["max_length"], params["truncating"])
+        types, flat, lengths = index_texts(texts, pipeline)
+        counts = np.bincount(flat, minlength=len(types))
+        vocab = Vocab.from_counts(types, counts, num_words=params["num_words"], min_freq=params["min_freq"])
         if params["encoding"] == "onehot" and len(vocab) > ONEHOT_MAX_VOCAB:
             raise ConfigError(
                 f"encoding='onehot' is for small vocabularies (at most {ONEHOT_MAX_VOCAB} tokens); this data has "
                 f"{len(vocab)}: use encoding='embedding' or lower num_words"
             )
-        train_data = encode_token_lists(token_lists, vocab, params["max_length"], params["truncating"])
+        train_data = encode_indexed(types, flat, lengths, vocab, *cut)
         train_targets = class_indices(labels, classes, "the training data")
-        del token_lists
+        del types, flat, counts
         val_data = val_targets = None
         if len(val_texts):
-            val_data = encode_token_lists(map(pipeline, val_texts), vocab, params["max_length"], params["truncating"])
+            val_data = encode_texts(val_texts, pipeline, vocab, *cut)
             val_targets = class_indices(val_labels, classes, "the validation data")
 
         torch.manual_seed(params["seed"])
@@ -142,6 +145,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             epochs=params["epochs"],
             lr=params["lr"],
             lr_decay=params["lr_decay"],
+            ema=params["ema"],
             clip_norm=params["clip_norm"],
             patience=params["patience"],
             monitor=params["monitor"],
@@ -162,7 +166,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "model_")
         pipeline, p = make_pipeline(self.params_), self.params_
-        data = encode_token_lists(map(pipeline, _check_texts(X)), self.vocab_, p["max_length"], p["truncating"])
+        data = encode_texts(_check_texts(X), pipeline, self.vocab_, p["max_length"], p["truncating"])
         return predict_proba(self.model_, data)
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
