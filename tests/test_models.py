@@ -150,3 +150,34 @@ def test_spatial_dropout_drops_whole_channels_for_every_step_and_keeps_the_mean(
     assert set(out.unique().tolist()) == {0.0, 2.0}
     assert abs(out.mean().item() - 1) < 0.05
     assert torch.equal(dropout.eval()(torch.ones(2, 2, 2)), torch.ones(2, 2, 2))
+
+
+def test_ngram_bag_averages_the_weights_of_words_and_hashed_word_pairs_of_real_steps_only():
+    from rnnkit.models import NgramBag
+
+    bag = NgramBag(vocab_size=10, buckets=7, outputs=2)
+    with torch.no_grad():
+        bag.weights.weight.copy_(torch.arange(34, dtype=torch.float32).view(17, 2))
+    ids = torch.tensor([[4, 5, 6, 0], [7, 0, 0, 0]])
+    got = bag(ids, torch.tensor([3, 1]))
+    pairs = [10 + (4 * 1_000_003 + 5) % 7, 10 + (5 * 1_000_003 + 6) % 7]
+    weights = bag.weights.weight.detach()
+    torch.testing.assert_close(got[0], weights[[4, 5, 6, *pairs]].mean(dim=0))
+    torch.testing.assert_close(got[1], weights[7])  # one word, no pair
+
+
+@pytest.mark.parametrize("padding", ["post", "pre"])
+def test_padding_never_changes_a_prediction_with_the_ngram_bag(padding):
+    torch.manual_seed(6)
+    model = RNNClassifier(20, 2, hidden_size=6, embedding_dim=5, padding=padding, ngram_buckets=50)
+    torch.nn.init.normal_(model.ngrams.weights.weight)
+    model.eval()
+    seqs = [[4, 5, 6], [7, 8, 9, 10, 11], [14]]
+    alone = torch.cat([model(torch.tensor([s]), torch.tensor([len(s)])) for s in seqs])
+    batch = torch.zeros(3, 9, dtype=torch.long)
+    for row, s in zip(batch, seqs, strict=True):
+        if padding == "post":
+            row[: len(s)] = torch.tensor(s)
+        else:
+            row[9 - len(s) :] = torch.tensor(s)
+    torch.testing.assert_close(model(batch, torch.tensor([len(s) for s in seqs])), alone, atol=1e-5, rtol=1e-5)

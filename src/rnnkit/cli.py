@@ -36,6 +36,7 @@ MODEL_OPTIONS = {
     "encoding": "embedding, or onehot for small vocabularies such as DNA letters",
     "dropout": "dropout on embeddings, between layers and before the output layer, in [0, 1)",
     "pooling": "how the sequence is summarised: last state, max, mean or attention (true lengths only)",
+    "ngram_buckets": "add a linear model over words and this many hashed word-pair buckets (0: off)",
     "tokenizer": "word (words and punctuation) or char",
     "lowercase": "lowercase texts before tokenizing",
     "stopwords": "remove common English function words",

@@ -35,6 +35,7 @@ POSITIVE_INTS = {
     "epochs": (1, False),
     "patience": (1, False),
     "seed": (0, False),
+    "ngram_buckets": (0, False),
 }
 
 

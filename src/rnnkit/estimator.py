@@ -46,6 +46,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         encoding: str = "embedding",
         dropout: float = 0.3,
         pooling: str = "max",
+        ngram_buckets: int = 2**21,
         tokenizer: str = "word",
         lowercase: bool = True,
         stopwords: bool = False,
@@ -75,6 +76,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.encoding = encoding
         self.dropout = dropout
         self.pooling = pooling
+        self.ngram_buckets = ngram_buckets
         self.tokenizer = tokenizer
         self.lowercase = lowercase
         self.stopwords = stopwords
@@ -197,7 +199,7 @@ def make_model(params: dict, vocab_size: int, num_classes: int) -> RNNClassifier
         vocab_size,
         num_classes,
         **{k: params[k] for k in ("cell", "hidden_size", "embedding_dim", "encoding", "num_layers")},
-        **{k: params[k] for k in ("bidirectional", "dropout", "pooling", "padding")},
+        **{k: params[k] for k in ("bidirectional", "dropout", "pooling", "padding", "ngram_buckets")},
     )
 
 

@@ -143,6 +143,30 @@ class SpatialDropout(nn.Module):
         return x * keep / (1 - self.p)
 
 
+class NgramBag(nn.Module):
+    """A linear model over the bag of a text's words and hashed word bigrams (fastText's features),
+    whose logits are added to the recurrent model's.
+
+    The RNN reads order and context; the bag memorises which words and pairs of words carry a
+    label, which linear models do very well on long texts. Ids ``(batch, time)`` post-padded.
+    """
+
+    def __init__(self, vocab_size: int, buckets: int, outputs: int):
+        super().__init__()
+        self.vocab_size, self.buckets = vocab_size, buckets
+        self.weights = nn.EmbeddingBag(vocab_size + buckets, outputs, mode="mean")
+        nn.init.zeros_(self.weights.weight)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        bigrams = self.vocab_size + (ids[:, :-1] * 1_000_003 + ids[:, 1:]) % self.buckets
+        features = torch.cat([ids, bigrams], dim=1)
+        steps = torch.arange(ids.size(1), device=ids.device)
+        real = torch.cat([steps[None, :] < lengths[:, None], steps[None, 1:] < lengths[:, None]], dim=1)
+        counts = real.sum(dim=1)
+        offsets = torch.cat([counts.new_zeros(1), counts.cumsum(0)[:-1]])
+        return self.weights(features[real], offsets)
+
+
 class RNNClassifier(nn.Module):
     """ids -> logits: ``(batch, 1)`` for a binary task (sigmoid), ``(batch, classes)`` otherwise."""
 
@@ -159,6 +183,7 @@ class RNNClassifier(nn.Module):
         dropout: float = 0.0,
         pooling: str = "max",
         padding: str = "post",
+        ngram_buckets: int = 0,
     ):
         super().__init__()
         self.vocab_size = vocab_size
@@ -176,6 +201,7 @@ class RNNClassifier(nn.Module):
         self.pooling = Pooling(pooling, self.encoder.output_size, bidirectional)
         self.output_dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.encoder.output_size, 1 if num_classes == 2 else num_classes)
+        self.ngrams = NgramBag(vocab_size, ngram_buckets, self.head.out_features) if ngram_buckets else None
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if self.padding == "pre":
@@ -183,7 +209,8 @@ class RNNClassifier(nn.Module):
         ids = ids.t()  # time-major from here on
         x = self.embedding(ids) if self.embedding is not None else F.one_hot(ids, self.vocab_size).float()
         h = self.encoder(self.input_dropout(x), lengths)
-        return self.head(self.output_dropout(self.pooling(h, lengths)))
+        logits = self.head(self.output_dropout(self.pooling(h, lengths)))
+        return logits if self.ngrams is None else logits + self.ngrams(ids.t(), lengths)
 
 
 def probabilities(logits: torch.Tensor) -> torch.Tensor:

@@ -43,6 +43,21 @@ class TrainSettings:
     verbose: bool = True
 
 
+# The n-gram bag is linear in sparse features, each seen in few batches, and its logits are a mean over
+# hundreds of features: at the recurrent model's step size it stays negligible beside it. On IMDB
+# (validation accuracy, 2,500 held-out reviews): factor 10 -> 90.76%, 50 -> 91.48%.
+NGRAM_LR_FACTOR = 50.0
+
+
+def parameter_groups(model: RNNClassifier, lr: float) -> list[dict]:
+    """The recurrent model at ``lr``; the n-gram bag, when present, at ``NGRAM_LR_FACTOR * lr``."""
+    bag = set(model.ngrams.parameters()) if model.ngrams is not None else set()
+    groups = [{"params": [p for p in model.parameters() if p not in bag]}]
+    if bag:
+        groups.append({"params": list(bag), "lr": lr * NGRAM_LR_FACTOR})
+    return groups
+
+
 def validation_score(record: dict, monitor: str) -> tuple[float, ...]:
     """Higher is better: (accuracy, -loss) or (-loss,)."""
     if monitor == "accuracy":
@@ -113,7 +128,7 @@ def train(
     """
     rng = np.random.default_rng(settings.seed)
     # fused: one pass over each parameter per step instead of a dozen (the embedding alone is millions).
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, fused=True)
+    optimizer = torch.optim.Adam(parameter_groups(model, settings.lr), lr=settings.lr, fused=True)
     average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(settings.ema)) if settings.ema else None
     scored = average.module if average else model  # the weights that are validated and kept
     show_bar = settings.verbose and sys.stdout.isatty()
