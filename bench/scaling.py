@@ -27,7 +27,7 @@ def run_one(size: int) -> dict:
 
     from rnnkit.batching import encode_indexed, index_texts
     from rnnkit.datasets import load_imdb
-    from rnnkit.models import RNNClassifier
+    from rnnkit.estimator import TextClassifier, make_model
     from rnnkit.text import TextPipeline, Vocab
     from rnnkit.training import TrainSettings, train
 
@@ -45,7 +45,7 @@ def run_one(size: int) -> dict:
     del types, flat
 
     torch.manual_seed(0)
-    model = RNNClassifier(len(vocab), 2, dropout=0.3)
+    model = make_model(TextClassifier().get_params(), len(vocab), 2)  # the default model
     started = time.perf_counter()
     train(model, data, targets, None, None, TrainSettings(epochs=1, verbose=False), torch.ones(2))
     train_seconds = time.perf_counter() - started
