@@ -145,11 +145,11 @@ CORRUPTIONS = {
     "garbage weights": (lambda b: _break(b, "model.safetensors", b"\x00" * 40), "not a readable safetensors file"),
     "extra tensor": (
         lambda b: _retensor(b, lambda t: t.update(evil=torch.zeros(1))),
-        "weights do not match config.json; unexpected evil",
+        "tensors do not match config.json; unexpected evil",
     ),
     "missing tensor": (
         lambda b: _retensor(b, lambda t: t.pop("head.bias")),
-        "weights do not match config.json; missing head.bias",
+        "tensors do not match config.json; missing head.bias",
     ),
     "wrong shape": (
         lambda b: _retensor(b, lambda t: t.update({"head.bias": torch.zeros(3)})),
@@ -204,3 +204,10 @@ def test_published_files_get_the_usual_permissions(bundle):
     os.umask(mask)
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o777 & ~mask
     assert stat.S_IMODE((bundle / "config.json").stat().st_mode) == 0o666 & ~mask
+
+
+def test_a_bundle_from_rnnkit_0_1_with_the_old_encoding_name_still_loads(bundle, fitted):
+    params = json.loads((bundle / "config.json").read_text())["params"]
+    params["encoding"] = params.pop("token_encoding")
+    _edit_config(bundle, params=params)
+    assert load_model(bundle).params_["token_encoding"] == "embedding"

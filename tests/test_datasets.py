@@ -194,19 +194,23 @@ def test_no_skip_warning_when_nothing_skipped(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "content",
-    [b"text,label\n,pos\nsomething,\n", b"text,label\n", b""],
+    ("content", "message"),
+    [
+        (b"text,label\n,pos\nsomething,\n", "no rows with a text and a label (2 rows, each missing one)"),
+        (b"text,label\n", "no data rows (the file is empty or has only a header line)"),
+        (b"", "no data rows (the file is empty or has only a header line)"),
+    ],
     ids=["all-empty", "header-only", "empty-file"],
 )
-def test_no_usable_rows(tmp_path, content):
+def test_no_usable_rows(tmp_path, content, message):
     path = write_bytes(tmp_path / "d.csv", content)
-    with pytest.raises(DataError, match=re.escape(f"{path}: no rows with a text and a label")):
+    with pytest.raises(DataError, match=re.escape(f"{path}: {message}")):
         read_table(path)
 
 
 def test_no_usable_rows_jsonl_blank_lines(tmp_path):
     path = write_bytes(tmp_path / "d.jsonl", b"\n  \n\n")
-    with pytest.raises(DataError, match=re.escape(f"{path}: no rows with a text and a label")):
+    with pytest.raises(DataError, match=re.escape(f"{path}: no data rows (the file is empty or has only a header")):
         read_table(path)
 
 

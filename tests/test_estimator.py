@@ -94,7 +94,7 @@ def test_char_tokenizer_with_onehot_encoding_learns_dna_motifs(small_params):
         texts.append(seq)
         labels.append("motif" if i % 2 else "none")
     small_params.update(epochs=15)
-    clf = TextClassifier(tokenizer="char", encoding="onehot", lowercase=False, min_freq=1, **small_params)
+    clf = TextClassifier(tokenizer="char", token_encoding="onehot", lowercase=False, min_freq=1, **small_params)
     clf.fit(texts, labels)
     assert len(clf.vocab_) == 8  # four specials + A, C, G, T
     assert clf.score(texts, labels) >= 0.9
@@ -188,9 +188,9 @@ def test_predicting_no_texts_gives_an_empty_result(binary_corpus, small_params):
 
 def test_onehot_encoding_refuses_a_large_vocabulary():
     texts = [f"word{i} other{i}" for i in range(1200)]
-    message = "encoding='onehot' is for small vocabularies (at most 1024 tokens); this data has 2404"
+    message = "token_encoding='onehot' is for small vocabularies (at most 1024 tokens); this data has 2404"
     with pytest.raises(ConfigError, match=re.escape(message)):
-        TextClassifier(encoding="onehot", min_freq=1, val_fraction=0).fit(texts, ["a", "b"] * 600)
+        TextClassifier(token_encoding="onehot", min_freq=1, val_fraction=0).fit(texts, ["a", "b"] * 600)
 
 
 def test_a_failed_refit_keeps_the_previous_model(binary_corpus, small_params):

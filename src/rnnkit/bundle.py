@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import safetensors
 import safetensors.torch
 import torch
 
@@ -20,6 +19,7 @@ from rnnkit import __version__, plots
 from rnnkit.atomic import write_directory
 from rnnkit.config import validate_params
 from rnnkit.errors import BundleError, ConfigError
+from rnnkit.tensorfile import read_tensors
 from rnnkit.text import Vocab
 
 FORMAT = "rnnkit-text-classifier"
@@ -116,7 +116,7 @@ def load_model(path: str | Path):
             expected = make_model(params, len(clf.vocab_), len(clf.classes_)).state_dict()
     except (RuntimeError, ValueError) as exc:
         raise BundleError(f"{path}/config.json: describes a model that cannot be built ({exc})") from None
-    tensors = _read_weights(path / "model.safetensors", expected)
+    tensors = read_tensors(path / "model.safetensors", expected, BundleError, "config.json")
     clf.model_ = make_model(params, len(clf.vocab_), len(clf.classes_))
     clf.model_.load_state_dict(tensors)
     clf.model_.eval()
@@ -147,6 +147,9 @@ def _check_config(config: object, path: Path, known: set[str]) -> dict:
             f"this rnnkit {__version__} reads format {FORMAT_VERSION}: upgrade rnnkit"
         )
     params = config.get("params")
+    if isinstance(params, dict) and "encoding" in params and "token_encoding" not in params:
+        # rnnkit 0.1 bundles named it "encoding", a name --encoding (the files' text encoding) now has.
+        params["token_encoding"] = params.pop("encoding")
     if not isinstance(params, dict) or set(params) != known:
         given = set(params) if isinstance(params, dict) else set()
         problem = sorted(given - known) or sorted(known - given)
@@ -171,29 +174,3 @@ def _check_label_list(labels: object, expected: int, path: Path) -> np.ndarray:
     ):
         raise BundleError(f"{path}/labels.json: expected {expected} distinct sorted labels, all strings or all numbers")
     return np.asarray(labels)
-
-
-def _read_weights(file: Path, expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Read tensors, refusing missing, extra or wrongly shaped ones before loading any data."""
-    try:
-        with safetensors.safe_open(str(file), framework="pt") as f:
-            names = set(f.keys())
-            missing, extra = sorted(set(expected) - names), sorted(names - set(expected))
-            if missing or extra:
-                raise BundleError(
-                    f"{file}: weights do not match config.json"
-                    + (f"; missing {', '.join(missing)}" if missing else "")
-                    + (f"; unexpected {', '.join(extra)}" if extra else "")
-                )
-            for name in sorted(names):
-                shape, dtype = tuple(f.get_slice(name).get_shape()), f.get_slice(name).get_dtype()
-                want = expected[name]
-                if shape != tuple(want.shape) or dtype != "F32":
-                    raise BundleError(
-                        f"{file}: tensor {name} is {shape} {dtype}, config.json needs {tuple(want.shape)} F32"
-                    )
-            return {name: f.get_tensor(name) for name in names}
-    except BundleError:
-        raise
-    except Exception as exc:  # safetensors raises its own error types for corrupt headers and data
-        raise BundleError(f"{file}: not a readable safetensors file ({exc})") from None

@@ -10,19 +10,20 @@ import csv
 import io
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from rnnkit import __version__, datasets
+from rnnkit import __version__, checkpoint, datasets
 from rnnkit.atomic import write_bytes
 from rnnkit.baseline import run_baselines
 from rnnkit.bundle import check_output_directory, load_model
 from rnnkit.config import CHOICES, validate_params
-from rnnkit.errors import RnnkitError
-from rnnkit.estimator import TextClassifier, check_known_labels, holdout
+from rnnkit.errors import ConfigError, RnnkitError, TrainingInterrupted
+from rnnkit.estimator import TextClassifier, check_classes, check_known_labels, holdout
 from rnnkit.metrics import classification_report, format_report
 from rnnkit.training import validation_score
 
@@ -32,8 +33,8 @@ MODEL_OPTIONS = {
     "bidirectional": "read each text in both directions",
     "num_layers": "stacked recurrent layers",
     "hidden_size": "hidden units per direction",
-    "embedding_dim": "size of the token embeddings (ignored with --encoding onehot)",
-    "encoding": "embedding, or onehot for small vocabularies such as DNA letters",
+    "embedding_dim": "size of the token embeddings (ignored with --token-encoding onehot)",
+    "token_encoding": "how tokens enter the RNN: embedding, or onehot for small vocabularies such as DNA letters",
     "dropout": "dropout on embeddings, between layers and before the output layer, in [0, 1)",
     "pooling": "how the sequence is summarised: last state, max, mean or attention (true lengths only)",
     "ngram_buckets": "add a linear model over words and this many hashed word-pair buckets (0: off)",
@@ -116,6 +117,18 @@ def build_parser() -> Parser:
     train.add_argument("--out", default="rnnkit-model", help="model directory to write (default: rnnkit-model)")
     add_column_options(train)
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
+    train.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the interrupted run whose checkpoint is DIR (same data and options as that run)",
+    )
+    train.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=10.0,
+        metavar="MINUTES",
+        help="save the training state every MINUTES into OUT.checkpoint (0: only on Ctrl-C; default: 10)",
+    )
     add_model_options(train)
 
     baseline = commands.add_parser(
@@ -143,16 +156,32 @@ def build_parser() -> Parser:
     predict.add_argument("--output", help="write here instead of stdout (format from its suffix: .csv or .json)")
     predict.add_argument("--format", choices=("csv", "json"), help="output format (default: csv)")
     predict.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
+    add_encoding_option(predict)
     return parser
 
 
 def add_column_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
     parser.add_argument("--label-column", default="label", help="column holding the labels (default: label)")
+    add_encoding_option(parser)
+    parser.add_argument(
+        "--strict", action="store_true", help="refuse rows with an empty text or label instead of skipping them"
+    )
+
+
+def add_encoding_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--encoding", default="utf-8", help="text encoding of the data files (default: utf-8)")
 
 
 def load_split(args: argparse.Namespace, source: str, split: str = "train") -> datasets.LabeledTexts:
-    return datasets.load(source, split=split, text_column=args.text_column, label_column=args.label_column)
+    return datasets.load(
+        source,
+        split=split,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        encoding=args.encoding,
+        strict=args.strict,
+    )
 
 
 def evaluate_on(clf: TextClassifier, data: datasets.LabeledTexts) -> dict:
@@ -180,17 +209,30 @@ def load_splits(args: argparse.Namespace, val_fraction: float, seed: int) -> tup
     else:
         texts, labels, val_texts, val_labels = holdout(texts, labels, val_fraction, seed)
         val = datasets.LabeledTexts(val_texts, val_labels.tolist(), "the validation split")
-    classes = np.unique(labels)
+    classes = check_classes(labels)
     for other in (val, test):
-        if other is not None:
-            check_known_labels(np.asarray(other.labels), classes, other.source)
+        if other is None:
+            continue
+        check_known_labels(np.asarray(other.labels), classes, other.source)
+        absent = sorted(set(classes.tolist()) - set(other.labels))
+        if absent and other.labels:
+            print(f"warning: {other.source} has no examples of {', '.join(map(str, absent))}", file=sys.stderr)
     return texts, labels, val, test
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     clf = TextClassifier(**model_params(args))
-    validate_params(clf.get_params())  # bad options and output paths fail before any data is read
+    # Bad options, output paths and checkpoints fail here, before any data is read.
+    validate_params(clf.get_params())
+    datasets.check_encoding(args.encoding)
+    if not args.checkpoint_every >= 0:
+        raise ConfigError(f"--checkpoint-every must be a number of minutes >= 0; got {args.checkpoint_every}")
     check_output_directory(Path(args.out))
+    checkpoint_dir = Path(args.resume) if args.resume else checkpoint.default_directory(Path(args.out))
+    if args.resume:
+        checkpoint.check_resumable(checkpoint_dir)
+    else:
+        checkpoint.check_fresh(checkpoint_dir)
     say = (lambda *_: None) if args.quiet else print
     texts, labels, val, test = load_splits(args, clf.val_fraction, clf.seed)
     say(
@@ -198,7 +240,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         + (f", {len(test.texts)} test" if test else "")
     )
     started = time.perf_counter()
-    clf.fit(texts, labels, validation_data=(val.texts, val.labels))
+    clf.fit(
+        texts,
+        labels,
+        validation_data=(val.texts, val.labels),
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_every=args.checkpoint_every * 60 or None,
+        resume=bool(args.resume),
+    )
     metrics = {}
     if val.texts:
         metrics["validation"] = evaluate_on(clf, val)
@@ -213,6 +262,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if split in metrics:
             print(format_report(split, metrics[split]), end="\n\n")
     out = clf.save(args.out, metrics)
+    checkpoint.remove(checkpoint_dir)  # the run is complete: nothing left to resume
     summary = f"trained {metrics['epochs']} epochs in {time.perf_counter() - started:.0f}s"
     if test:
         summary += f"; test accuracy {metrics['test']['accuracy']:.4f}, macro F1 {metrics['test']['macro_f1']:.4f}"
@@ -256,8 +306,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     if bool(args.texts) == bool(args.input):
         raise RnnkitError("give either texts to classify or --input FILE, not both or neither")
+    if args.output and Path(args.output).is_dir():
+        raise RnnkitError(f"{args.output}: is a directory; --output needs a file name such as predictions.csv")
     clf = load_model(args.model)
-    texts = datasets.read_texts(Path(args.input), args.text_column) if args.input else args.texts
+    texts = datasets.read_texts(Path(args.input), args.text_column, args.encoding) if args.input else args.texts
     proba = clf.predict_proba(texts)
     labels = [str(c) for c in clf.classes_]
     rows = [
@@ -287,10 +339,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
 COMMANDS = {"train": cmd_train, "baseline": cmd_baseline, "evaluate": cmd_evaluate, "predict": cmd_predict}
 
 
+def resume_command(argv: list[str], checkpoint_dir: str) -> str:
+    """The command line that continues an interrupted run: the same one, with ``--resume``."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith("--resume="):
+            skip = False
+            continue
+        if arg == "--resume":
+            skip = True
+            continue
+        kept.append(arg)
+    return shlex.join(["rnnkit", *kept, "--resume", checkpoint_dir])
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except TrainingInterrupted as exc:
+        print(f"rnnkit: {exc}\nresume with: {resume_command(argv, exc.checkpoint)}", file=sys.stderr)
+        return 130
     except RnnkitError as exc:
         print(f"rnnkit: error: {exc}", file=sys.stderr)
         return 2

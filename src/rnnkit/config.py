@@ -14,7 +14,7 @@ from rnnkit.training import MONITORS
 
 CHOICES = {
     "cell": tuple(CELLS),
-    "encoding": ENCODINGS,
+    "token_encoding": ENCODINGS,
     "pooling": POOLINGS,
     "tokenizer": TOKENIZERS,
     "padding": ("pre", "post"),

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.errors import DataError, DataFileNotFoundError
+from rnnkit.errors import ConfigError, DataError, DataFileNotFoundError
 
 TABLE_FORMATS = {".csv": ",", ".tsv": "\t", ".jsonl": None}
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -49,20 +49,27 @@ class LabeledTexts:
 
 
 def load(
-    source: str | Path, split: str = "train", text_column: str = "text", label_column: str = "label"
+    source: str | Path,
+    split: str = "train",
+    text_column: str = "text",
+    label_column: str = "label",
+    encoding: str = "utf-8",
+    strict: bool = False,
 ) -> LabeledTexts:
     """Read labelled texts from a table file, a folder-per-class directory, or a dataset name.
 
-    ``split`` only matters for named datasets (``"train"`` or ``"test"``).
+    ``split`` only matters for named datasets (``"train"`` or ``"test"``). Rows with an empty text
+    or label are skipped and counted, or refused with ``strict=True``.
     """
+    check_encoding(encoding)
     path = Path(source)
     if str(source) in NAMED_DATASETS and not path.exists():
         return load_imdb(split)
     if not path.exists():
         raise DataFileNotFoundError(f"{source}: no such file or directory (dataset names: {', '.join(NAMED_DATASETS)})")
     if path.is_dir():
-        return read_folder(path)
-    return read_table(path, text_column, label_column)
+        return read_folder(path, encoding=encoding, strict=strict)
+    return read_table(path, text_column, label_column, encoding, strict)
 
 
 def table_format(path: Path) -> str:
@@ -76,22 +83,36 @@ def table_format(path: Path) -> str:
     return suffix
 
 
-def open_text(path: Path) -> io.TextIOBase:
-    """Open a possibly gzip-compressed UTF-8 text file."""
+def open_text(path: Path, encoding: str = "utf-8") -> io.TextIOBase:
+    """Open a possibly gzip-compressed text file (UTF-8 by default, with or without a byte order mark)."""
+    check_encoding(encoding)
     try:
         raw = _raw(path)
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")  # -sig: Excel writes a BOM
+    return io.TextIOWrapper(raw, encoding=_python_encoding(encoding), newline="")
+
+
+def check_encoding(encoding: str) -> None:
+    """Refuse an encoding name Python does not know, before any file is read."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ConfigError(f"unknown encoding {encoding!r}; try utf-8, cp1252 or latin-1") from None
+
+
+def _python_encoding(encoding: str) -> str:
+    """UTF-8 is read as utf-8-sig, so a byte order mark (Excel writes one) is not taken for text."""
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
 
 
 def _raw(path: Path) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
 
 
-def first_invalid_byte(path: Path) -> int | None:
-    """Offset of the first byte that is not valid UTF-8 (in the uncompressed data), or None."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+def first_invalid_byte(path: Path, encoding: str = "utf-8") -> int | None:
+    """Offset of the first byte that ``encoding`` cannot decode (in the uncompressed data), or None."""
+    decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
     with _raw(path) as f:
         while chunk := f.read(1 << 20):
@@ -105,33 +126,38 @@ def first_invalid_byte(path: Path) -> int | None:
 
 
 @contextmanager
-def reading(path: Path) -> Iterator[None]:
+def reading(path: Path, encoding: str = "utf-8") -> Iterator[None]:
     """Turn what can go wrong while decoding a file into one :class:`DataError` naming it."""
     try:
         yield
     except UnicodeDecodeError as exc:
-        where = first_invalid_byte(path)
+        where = first_invalid_byte(path, encoding)
         at = f" at byte {where}" + (" of the uncompressed data" if path.suffix.lower() == ".gz" else "")
-        raise DataError(f"{path}: not valid UTF-8 ({exc.reason}{at if where is not None else ''})") from None
+        name = "UTF-8" if codecs.lookup(encoding).name == "utf-8" else encoding
+        hint = "; if the file is in another encoding, name it (--encoding, e.g. cp1252)" if name == "UTF-8" else ""
+        raise DataError(f"{path}: not valid {name} ({exc.reason}{at if where is not None else ''}){hint}") from None
     except (OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
 
 
-def iter_records(path: Path) -> Iterator[dict]:
-    """Rows of a table file as dicts (all values as read: strings for CSV/TSV, JSON values for JSONL)."""
+def iter_records(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, dict]]:
+    """``(line, row)`` for each row of a table file, ``line`` being where the row starts; values as
+    read: strings for CSV/TSV, JSON values for JSONL."""
     suffix = table_format(path)
-    with open_text(path) as f, reading(path):
+    with open_text(path, encoding) as f, reading(path, encoding):
         try:
             if suffix == ".jsonl":
                 for number, line in enumerate(f, 1):
                     if line.strip():
-                        yield _json_record(line, path, number)
+                        yield number, _json_record(line, path, number)
             else:
                 reader = csv.DictReader(f, delimiter=TABLE_FORMATS[suffix], strict=True)
+                start = 2  # the header is line 1
                 for row in reader:
                     if None in row:
                         raise DataError(f"{path}, line {reader.line_num}: more fields than the header has")
-                    yield row
+                    yield start, row
+                    start = reader.line_num + 1
         except csv.Error as exc:
             hint = "; a quote opened earlier is never closed" if "end of data" in str(exc) else ""
             line = reader.reader.line_num  # DictReader's own counter lags behind on errors
@@ -157,54 +183,87 @@ def _cell(value: object) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def read_table(path: Path, text_column: str = "text", label_column: str | None = "label") -> LabeledTexts:
-    """Read a CSV/TSV/JSONL table; with ``label_column=None`` the labels are left empty."""
-    texts, labels, skipped = [], [], 0
+def read_table(
+    path: Path,
+    text_column: str = "text",
+    label_column: str | None = "label",
+    encoding: str = "utf-8",
+    strict: bool = False,
+) -> LabeledTexts:
+    """Read a CSV/TSV/JSONL table; with ``label_column=None`` the labels are left empty.
+
+    Rows whose text or label is empty are skipped and counted (a warning on stderr says how many);
+    ``strict=True`` refuses them instead, naming the first.
+    """
+    texts, labels, skipped, first_skipped, rows = [], [], 0, None, 0
     wanted = [c for c in (text_column, label_column) if c is not None]
-    for number, record in enumerate(iter_records(path), 1):
+    for rows, (line, record) in enumerate(iter_records(path, encoding), 1):
         missing = [c for c in wanted if c not in record]
         if missing:
             found = ", ".join(map(str, record)) or "(none)"
-            raise DataError(f"{path}: no column {missing[0]!r} (row {number}); columns found: {found}")
+            raise DataError(f"{path}: no column {missing[0]!r} (row {rows}); columns found: {found}")
         text = _cell(record[text_column])
         label = _cell(record[label_column]).strip() if label_column is not None else ""
         if not text.strip() or (label_column is not None and not label):
+            if strict:
+                empty = text_column if not text.strip() else label_column
+                raise DataError(f"{path}, line {line}: the {empty!r} column is empty (strict mode refuses such rows)")
             skipped += 1
+            first_skipped = first_skipped or line
             continue
         texts.append(text)
         labels.append(label)
+    if not rows:
+        raise DataError(f"{path}: no data rows (the file is empty or has only a header line)")
     if not texts:
-        raise DataError(f"{path}: no rows with a text{' and a label' if label_column else ''}")
+        wanted_text = "a text and a label" if label_column else "a text"
+        raise DataError(f"{path}: no rows with {wanted_text} ({rows} rows, each missing one)")
     if skipped:
-        print(f"warning: {path}: skipped {skipped} rows with an empty text or label", file=sys.stderr)
+        print(
+            f"warning: {path}: skipped {skipped} rows with an empty text or label (the first on line {first_skipped})",
+            file=sys.stderr,
+        )
     return LabeledTexts(texts, labels, str(path), skipped)
 
 
-def read_texts(path: Path, text_column: str = "text") -> list[str]:
+def read_texts(path: Path, text_column: str = "text", encoding: str = "utf-8") -> list[str]:
     """Unlabelled texts to predict: a table's text column, or one text per line of a ``.txt`` file."""
     if not path.is_file():
         raise DataFileNotFoundError(f"{path}: no such file")
     if [s.lower() for s in path.suffixes if s.lower() != ".gz"][-1:] == [".txt"]:
-        with open_text(path) as f, reading(path):
+        with open_text(path, encoding) as f, reading(path, encoding):
             texts = [line.rstrip("\r\n") for line in f if line.strip()]
         if not texts:
             raise DataError(f"{path}: no texts (the file is empty)")
         return texts
-    return read_table(path, text_column, None).texts
+    return read_table(path, text_column, None, encoding).texts
 
 
-def read_folder(root: Path, classes: tuple[str, ...] | None = None) -> LabeledTexts:
-    """Read ``root/<label>/*.txt``; ``classes`` limits which sub-folders count (default: all)."""
+def read_folder(
+    root: Path, classes: tuple[str, ...] | None = None, encoding: str = "utf-8", strict: bool = False
+) -> LabeledTexts:
+    """Read ``root/<label>/*.txt``; ``classes`` limits which sub-folders count (default: all).
+
+    Empty files are skipped and counted, or refused with ``strict=True``.
+    """
     folders = sorted(d for d in root.iterdir() if d.is_dir() and (classes is None or d.name in classes))
-    texts, labels = [], []
+    texts, labels, skipped = [], [], 0
     for folder in folders:
         for file in sorted(folder.glob("*.txt")):
-            with reading(file):
-                texts.append(file.read_text(encoding="utf-8-sig"))
+            with reading(file, encoding):
+                text = file.read_text(encoding=_python_encoding(encoding))
+            if not text.strip():
+                if strict:
+                    raise DataError(f"{file}: the file is empty (strict mode refuses empty texts)")
+                skipped += 1
+                continue
+            texts.append(text)
             labels.append(folder.name)
     if not texts:
         raise DataError(f"{root}: no .txt files in class sub-folders (expected {root}/<label>/*.txt)")
-    return LabeledTexts(texts, labels, str(root))
+    if skipped:
+        print(f"warning: {root}: skipped {skipped} empty files", file=sys.stderr)
+    return LabeledTexts(texts, labels, str(root), skipped)
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -24,3 +24,19 @@ class ConfigError(RnnkitError, ValueError):
 
 class BundleError(RnnkitError, ValueError):
     """A model directory is missing, incomplete, corrupt or from a newer rnnkit."""
+
+
+class CheckpointError(RnnkitError, ValueError):
+    """A training checkpoint is missing or corrupt, or belongs to other data or settings."""
+
+
+class TrainingInterrupted(RnnkitError):
+    """Training stopped on the user's request (Ctrl-C) after saving its state in a checkpoint."""
+
+    def __init__(self, message: str, checkpoint: str):
+        super().__init__(message)
+        self.checkpoint = checkpoint
+
+
+class TrainingDiverged(RnnkitError):
+    """The training loss became NaN or infinite: the learning rate is too high for the data."""

@@ -7,6 +7,7 @@ general (short sentences to long reviews), not for one dataset.
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 import time
 from collections import Counter
@@ -20,6 +21,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from rnnkit.batching import encode_indexed, encode_texts, index_texts
+from rnnkit.checkpoint import Checkpoints
 from rnnkit.config import validate_params
 from rnnkit.datasets import stratified_split
 from rnnkit.errors import ConfigError, DataError
@@ -43,7 +45,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         num_layers: int = 1,
         hidden_size: int = 128,
         embedding_dim: int = 128,
-        encoding: str = "embedding",
+        token_encoding: str = "embedding",
         dropout: float = 0.3,
         pooling: str = "max",
         ngram_buckets: int = 2**21,
@@ -73,7 +75,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.num_layers = num_layers
         self.hidden_size = hidden_size
         self.embedding_dim = embedding_dim
-        self.encoding = encoding
+        self.token_encoding = token_encoding
         self.dropout = dropout
         self.pooling = pooling
         self.ngram_buckets = ngram_buckets
@@ -100,23 +102,38 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     # -- the estimator API ------------------------------------------------------------------------
 
-    def fit(self, X: Sequence[str], y: Sequence, validation_data: tuple | None = None) -> TextClassifier:
+    def fit(
+        self,
+        X: Sequence[str],
+        y: Sequence,
+        validation_data: tuple | None = None,
+        *,
+        checkpoint_dir: str | Path | None = None,
+        checkpoint_every: float | None = None,
+        resume: bool = False,
+    ) -> TextClassifier:
         """Train on texts ``X`` with labels ``y``.
 
         Early stopping watches ``validation_data=(texts, labels)`` when given, else a stratified
         ``val_fraction`` of ``X``. Returns ``self``. Nothing learned is replaced unless fitting
         succeeds.
+
+        With ``checkpoint_dir``, the training state is saved there every ``checkpoint_every``
+        seconds (if given) and when Ctrl-C stops training (which then raises
+        :class:`~rnnkit.errors.TrainingInterrupted` after the current batch). ``resume=True``
+        continues from that checkpoint; with the same data and parameters the result is the
+        same as that of an uninterrupted run.
         """
         params = {k: _plain(v) for k, v in self.get_params().items()}
         validate_params(params)
+        if resume and checkpoint_dir is None:
+            raise ConfigError("resume=True needs the checkpoint_dir to resume from")
         started = time.perf_counter()
         texts = _check_texts(X)
         if not texts:
             raise DataError("no training data: the list of texts is empty")
         labels = _check_labels(y, len(texts))
-        classes = np.unique(labels)
-        if len(classes) < 2:
-            raise DataError(f"the training data has only one class ({classes[0]}); at least two are needed")
+        classes = check_classes(labels)
         if validation_data is not None:
             val_texts = _check_texts(validation_data[0])
             val_labels = _check_labels(validation_data[1], len(val_texts))
@@ -127,10 +144,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         types, flat, lengths = index_texts(texts, pipeline)
         counts = np.bincount(flat, minlength=len(types))
         vocab = Vocab.from_counts(types, counts, num_words=params["num_words"], min_freq=params["min_freq"])
-        if params["encoding"] == "onehot" and len(vocab) > ONEHOT_MAX_VOCAB:
+        if params["token_encoding"] == "onehot" and len(vocab) > ONEHOT_MAX_VOCAB:
             raise ConfigError(
-                f"encoding='onehot' is for small vocabularies (at most {ONEHOT_MAX_VOCAB} tokens); this data has "
-                f"{len(vocab)}: use encoding='embedding' or lower num_words"
+                f"token_encoding='onehot' is for small vocabularies (at most {ONEHOT_MAX_VOCAB} tokens); this data "
+                f"has {len(vocab)}: use token_encoding='embedding' or lower num_words"
             )
         train_data = encode_indexed(types, flat, lengths, vocab, *cut)
         train_targets = class_indices(labels, classes, "the training data")
@@ -155,7 +172,25 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             verbose=params["verbose"],
         )
         weights = class_weights(train_targets, len(classes), params["class_weight"])
-        history = train(model, train_data, train_targets, val_data, val_targets, settings, weights)
+        checkpoints = None
+        if checkpoint_dir is not None:
+            identity = {
+                "params": {k: v for k, v in params.items() if k != "verbose"},
+                "classes": classes.tolist(),
+                "data": fingerprint(texts, labels, val_texts, val_labels),
+            }
+            checkpoints = Checkpoints(Path(checkpoint_dir), checkpoint_every, identity)
+        history = train(
+            model,
+            train_data,
+            train_targets,
+            val_data,
+            val_targets,
+            settings,
+            weights,
+            checkpoints=checkpoints,
+            resume=resume,
+        )
         self.params_, self.classes_, self.vocab_, self.model_, self.history_ = params, classes, vocab, model, history
         self.train_seconds_ = time.perf_counter() - started
         return self
@@ -198,9 +233,20 @@ def make_model(params: dict, vocab_size: int, num_classes: int) -> RNNClassifier
     return RNNClassifier(
         vocab_size,
         num_classes,
-        **{k: params[k] for k in ("cell", "hidden_size", "embedding_dim", "encoding", "num_layers")},
+        encoding=params["token_encoding"],
+        **{k: params[k] for k in ("cell", "hidden_size", "embedding_dim", "num_layers")},
         **{k: params[k] for k in ("bidirectional", "dropout", "pooling", "padding", "ngram_buckets")},
     )
+
+
+def fingerprint(*columns: Sequence) -> str:
+    """SHA-256 of the items of ``columns`` (texts, labels): a resumed run must see the same data."""
+    digest = hashlib.sha256()
+    for column in columns:
+        for item in column:
+            digest.update(str(item).encode("utf-8", "surrogatepass") + b"\0")
+        digest.update(b"\1")
+    return digest.hexdigest()
 
 
 def holdout(texts: list[str], labels: np.ndarray, fraction: float, seed: int) -> tuple:
@@ -226,6 +272,14 @@ def class_indices(labels: np.ndarray, classes: np.ndarray, what: str) -> np.ndar
 def _plain(value: object) -> object:
     """numpy scalars (as grid searches pass them) as plain Python values, so they save as JSON."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def check_classes(labels: np.ndarray) -> np.ndarray:
+    """The sorted distinct labels of training data, refusing data with fewer than two."""
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise DataError(f"the training data has only one class ({classes[0]}); at least two are needed")
+    return classes
 
 
 def check_known_labels(labels: np.ndarray, classes: np.ndarray, what: str) -> None:

@@ -1,11 +1,14 @@
-"""The fit loop (Adam, clipping, early stopping on validation loss) and batched inference.
+"""The fit loop (Adam, clipping, early stopping, checkpoints, Ctrl-C) and batched inference.
 
 Plain code, no callback framework: one function trains, one function predicts.
 """
 
 from __future__ import annotations
 
+import math
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +18,10 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
+from rnnkit import checkpoint
 from rnnkit.batching import Ragged, bucket_batches, collate
+from rnnkit.checkpoint import Checkpoints, Progress
+from rnnkit.errors import TrainingDiverged, TrainingInterrupted
 from rnnkit.models import RNNClassifier, loss_per_item, probabilities
 
 # Prediction batches stay small enough that a batch's gate inputs stay near the cache; larger ones
@@ -106,6 +112,32 @@ def evaluate_loss(
     return loss_sum / weight_sum, correct / len(data)
 
 
+class StopOnInterrupt:
+    """While active, the first Ctrl-C (SIGINT) only sets ``requested``: the loop finishes its batch,
+    saves a checkpoint and stops cleanly. A second Ctrl-C interrupts at once, as usual.
+
+    Only the main thread can handle signals; elsewhere (or with ``enabled=False``) nothing changes.
+    """
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self) -> StopOnInterrupt:
+        if self.enabled:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self.previous)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 def train(
     model: RNNClassifier,
     train_data: Ragged,
@@ -115,6 +147,8 @@ def train(
     settings: TrainSettings,
     class_weights: torch.Tensor,
     log: Callable[[str], None] = print,
+    checkpoints: Checkpoints | None = None,
+    resume: bool = False,
 ) -> list[dict]:
     """Train in place and return the per-epoch history.
 
@@ -125,67 +159,128 @@ def train(
     With ``settings.ema`` > 0, an exponential moving average of the weights (that decay per step) is
     what gets validated, kept and returned: the average of the last few hundred steps generalizes
     better than the weights of any single step of noisy mini-batch training.
+
+    With ``checkpoints``, the state is saved there every ``checkpoints.every_seconds`` and when
+    Ctrl-C stops the run (:class:`TrainingInterrupted`, after the current batch); ``resume``
+    continues from the checkpoint found there. A NaN or infinite loss raises
+    :class:`TrainingDiverged` before it reaches the weights; the last checkpoint stays as it was.
     """
     rng = np.random.default_rng(settings.seed)
     # fused: one pass over each parameter per step instead of a dozen (the embedding alone is millions).
     optimizer = torch.optim.Adam(parameter_groups(model, settings.lr), lr=settings.lr, fused=True)
     average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(settings.ema)) if settings.ema else None
     scored = average.module if average else model  # the weights that are validated and kept
+    progress, best_state = checkpoint.resume(checkpoints, model, optimizer, average) if resume else (Progress(), None)
+
+    def save_checkpoint() -> None:
+        checkpoint.save(checkpoints, progress, model, optimizer, average, best_state)
+
     show_bar = settings.verbose and sys.stdout.isatty()
-    history: list[dict] = []
-    best_score, best_state, stale = None, None, 0
-    for epoch in range(1, settings.epochs + 1):
-        start = time.perf_counter()
-        model.train()
-        batches = bucket_batches(train_data.lengths, settings.batch_size, rng)
-        loss_sum = weight_sum = correct = seen = 0.0
-        with tqdm(batches, desc=f"epoch {epoch}/{settings.epochs}", disable=not show_bar, leave=False) as bar:
-            for idx in bar:
-                ids, lengths = collate(train_data, idx, model.padding)
-                y = torch.from_numpy(train_targets[idx])
-                logits = model(ids, lengths)
-                batch_loss, batch_weight = weighted_loss(logits, y, class_weights)
-                loss = batch_loss / batch_weight
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if settings.clip_norm:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)
-                optimizer.step()
-                if average:
-                    average.update_parameters(model)
-                seen += len(idx)
-                loss_sum += float(batch_loss.detach())
-                weight_sum += float(batch_weight)
-                correct += int((probabilities(logits.detach()).argmax(1) == y).sum())
-                bar.set_postfix(loss=f"{loss_sum / weight_sum:.4f}", refresh=False)
-        # Class-weighted mean over the epoch, computed exactly like the validation loss.
-        record = {"epoch": epoch, "loss": loss_sum / weight_sum, "accuracy": correct / seen}
-        if val_data is not None:
-            record["val_loss"], record["val_accuracy"] = evaluate_loss(scored, val_data, val_targets, class_weights)
-        record["seconds"] = time.perf_counter() - start
-        history.append(record)
-        for group in optimizer.param_groups:
-            group["lr"] *= settings.lr_decay
-        if settings.verbose:
-            log(_format_epoch(record, settings.epochs))
-        if val_data is None:
-            continue
-        score = validation_score(record, settings.monitor)
-        if best_score is None or score > best_score:
-            best_score, stale = score, 0
-            best_state = {k: v.detach().clone() for k, v in scored.state_dict().items()}
-        else:
-            stale += 1
-            if stale >= settings.patience:
-                if settings.verbose:
-                    log(f"early stop: no better validation {settings.monitor} for {stale} epochs")
-                break
+    last_save = time.monotonic()
+    with StopOnInterrupt(enabled=checkpoints is not None) as stop:
+        while progress.epoch <= settings.epochs:
+            start = time.perf_counter()
+            model.train()
+            if progress.epoch_rng is None:
+                progress.epoch_rng = rng.bit_generator.state
+            rng.bit_generator.state = progress.epoch_rng  # a resumed epoch replays the same batches
+            batches = bucket_batches(train_data.lengths, settings.batch_size, rng)
+            sums = progress.sums
+            bar = tqdm(total=len(batches), initial=progress.batch, disable=not show_bar, leave=False)
+            bar.set_description(f"epoch {progress.epoch}/{settings.epochs}")
+            with bar:
+                while progress.batch < len(batches):
+                    idx = batches[progress.batch]
+                    step = _train_step(model, optimizer, train_data, train_targets, idx, class_weights, settings)
+                    loss, weight, correct = step
+                    if not math.isfinite(loss):
+                        raise TrainingDiverged(_divergence(progress, len(batches), loss, settings, checkpoints))
+                    if average:
+                        average.update_parameters(model)
+                    progress.batch += 1
+                    for i, value in enumerate((loss, weight, correct, len(idx))):
+                        sums[i] += value
+                    bar.update()
+                    bar.set_postfix(loss=f"{sums[0] / sums[1]:.4f}", refresh=False)
+                    if stop.requested:
+                        save_checkpoint()
+                        raise TrainingInterrupted(
+                            f"training interrupted at epoch {progress.epoch}, batch {progress.batch} of "
+                            f"{len(batches)}; its state is saved in {checkpoints.directory}",
+                            str(checkpoints.directory),
+                        )
+                    due = checkpoints is not None and checkpoints.every_seconds is not None
+                    if due and time.monotonic() - last_save >= checkpoints.every_seconds:
+                        save_checkpoint()
+                        last_save = time.monotonic()
+            # Class-weighted mean over the epoch, computed exactly like the validation loss.
+            record = {"epoch": progress.epoch, "loss": sums[0] / sums[1], "accuracy": sums[2] / sums[3]}
+            if val_data is not None:
+                record["val_loss"], record["val_accuracy"] = evaluate_loss(scored, val_data, val_targets, class_weights)
+            record["seconds"] = time.perf_counter() - start
+            progress.history.append(record)
+            for group in optimizer.param_groups:
+                group["lr"] *= settings.lr_decay
+            if settings.verbose:
+                log(_format_epoch(record, settings.epochs))
+            progress.epoch, progress.batch, progress.epoch_rng, progress.sums = progress.epoch + 1, 0, None, [0.0] * 4
+            if val_data is None:
+                continue
+            score = list(validation_score(record, settings.monitor))
+            if progress.best_score is None or score > progress.best_score:
+                progress.best_score, progress.stale = score, 0
+                best_state = {k: v.detach().clone() for k, v in scored.state_dict().items()}
+            else:
+                progress.stale += 1
+                if progress.stale >= settings.patience:
+                    if settings.verbose:
+                        log(f"early stop: no better validation {settings.monitor} for {progress.stale} epochs")
+                    break
     if best_state is None and average:
         best_state = scored.state_dict()
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    return history
+    return progress.history
+
+
+def _train_step(
+    model: RNNClassifier,
+    optimizer: torch.optim.Optimizer,
+    data: Ragged,
+    targets: np.ndarray,
+    idx: np.ndarray,
+    class_weights: torch.Tensor,
+    settings: TrainSettings,
+) -> tuple[float, float, int]:
+    """One optimizer step on the batch ``idx``: (summed item loss, summed weight, correct predictions).
+
+    A loss that is not finite is returned before it reaches the gradients, weights left as they were.
+    """
+    ids, lengths = collate(data, idx, model.padding)
+    y = torch.from_numpy(targets[idx])
+    logits = model(ids, lengths)
+    batch_loss, batch_weight = weighted_loss(logits, y, class_weights)
+    loss = float(batch_loss.detach())
+    if not math.isfinite(loss):
+        return loss, 0.0, 0
+    optimizer.zero_grad(set_to_none=True)
+    (batch_loss / batch_weight).backward()
+    if settings.clip_norm:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)
+    optimizer.step()
+    return loss, float(batch_weight), int((probabilities(logits.detach()).argmax(1) == y).sum())
+
+
+def _divergence(progress: Progress, batches: int, loss: float, settings: TrainSettings, checkpoints) -> str:
+    where = f"the training loss became {loss} at epoch {progress.epoch}, batch {progress.batch + 1} of {batches}"
+    fix = f"lower lr (now {settings.lr:g})" + (
+        f" or clip_norm (now {settings.clip_norm:g})" if settings.clip_norm else " or set clip_norm"
+    )
+    kept = ""
+    if checkpoints is not None and (checkpoints.directory / checkpoint.META_FILE).is_file():
+        kept = f"; the last good checkpoint is in {checkpoints.directory}"
+    return f"{where}: {fix}{kept}"
 
 
 def _format_epoch(record: dict, epochs: int) -> str:

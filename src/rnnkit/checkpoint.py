@@ -1,0 +1,237 @@
+"""Training checkpoints: everything needed to continue a run exactly where it stopped.
+
+A checkpoint is a directory of two files, written atomically like a model bundle (after a crash it
+holds the previous complete checkpoint or the new one, never a mix):
+
+* ``checkpoint.json``: what the run is (its settings and a fingerprint of its data, which a resumed
+  run must match) and where it is (epoch, batch, per-epoch history, early-stopping state, the
+  state of the random generator that shuffles batches, each optimizer group's learning rate);
+* ``state.safetensors``: the weights, Adam's moments, the best epoch's weights, the weight average
+  and PyTorch's random generator state (dropout), as raw tensors. Never pickle.
+
+Resuming with the same data and settings replays the same batches with the same dropout masks, so
+an interrupted run ends with the same model as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import safetensors.torch
+import torch
+
+from rnnkit import __version__
+from rnnkit.atomic import write_directory
+from rnnkit.errors import CheckpointError
+from rnnkit.tensorfile import read_tensors
+
+FORMAT = "rnnkit-training-checkpoint"
+FORMAT_VERSION = 1
+META_FILE, STATE_FILE = "checkpoint.json", "state.safetensors"
+
+
+@dataclass
+class Progress:
+    """Where the training loop is: the epoch under way and how many of its batches are done."""
+
+    epoch: int = 1
+    batch: int = 0
+    epoch_rng: dict | None = None  # numpy's generator state when this epoch's batches were drawn
+    sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # loss, weight, correct, seen
+    history: list[dict] = field(default_factory=list)
+    best_score: list[float] | None = None
+    stale: int = 0
+
+
+@dataclass
+class Checkpoints:
+    """Where the training loop saves its state and how often; ``identity`` is what a resume must match."""
+
+    directory: Path
+    every_seconds: float | None = None  # None: only when interrupted
+    identity: dict = field(default_factory=dict)
+
+
+def save(
+    where: Checkpoints,
+    progress: Progress,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    average: torch.nn.Module | None,
+    best_state: dict[str, torch.Tensor] | None,
+) -> None:
+    """Write the checkpoint directory, replacing the previous checkpoint whole."""
+    tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
+    optimizer_state = optimizer.state_dict()["state"]
+    for index, state in optimizer_state.items():
+        tensors.update({f"optimizer/{index}/{k}": torch.as_tensor(v) for k, v in state.items()})
+    if average is not None:
+        tensors.update({f"average/{k}": v for k, v in average.state_dict().items()})
+    if best_state is not None:
+        tensors.update({f"best/{k}": v for k, v in best_state.items()})
+    tensors["torch_rng"] = torch.get_rng_state()
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "rnnkit_version": __version__,
+        "identity": where.identity,
+        "progress": asdict(progress),
+        "optimizer": {"states": sorted(optimizer_state), "lr": [g["lr"] for g in optimizer.param_groups]},
+        "has_best": best_state is not None,
+    }
+    contiguous = {k: v.detach().contiguous().clone() for k, v in tensors.items()}
+    files = {META_FILE: (json.dumps(meta, indent=1) + "\n").encode(), STATE_FILE: safetensors.torch.save(contiguous)}
+    write_directory(where.directory, files)
+
+
+def resume(
+    where: Checkpoints,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    average: torch.nn.Module | None,
+) -> tuple[Progress, dict[str, torch.Tensor] | None]:
+    """Load the checkpoint into ``model``, ``optimizer`` and ``average``; return the progress and best weights.
+
+    Refuses (:class:`CheckpointError`) a checkpoint that is incomplete, corrupt, from a newer
+    rnnkit, or made with other settings or data than ``where.identity``.
+    """
+    path = where.directory
+    meta = _read_meta(path)
+    if meta["identity"] != where.identity:
+        raise CheckpointError(f"{path}: {_difference(meta['identity'], where.identity)}")
+    progress = _progress(meta["progress"], path)
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    states, rates = meta["optimizer"].get("states"), meta["optimizer"].get("lr")
+    if not _index_list(states, len(parameters)) or not _number_list(rates, len(optimizer.param_groups)):
+        raise CheckpointError(f"{path}/{META_FILE}: the optimizer state does not fit this model")
+    expected = {f"model/{k}": v for k, v in model.state_dict().items()}
+    for index in states:
+        shape = parameters[index].shape
+        expected.update({f"optimizer/{index}/step": torch.empty(()), f"optimizer/{index}/exp_avg": torch.empty(shape)})
+        expected[f"optimizer/{index}/exp_avg_sq"] = torch.empty(shape)
+    if average is not None:
+        expected.update({f"average/{k}": v for k, v in average.state_dict().items()})
+    if meta["has_best"] is True:
+        best_source = average.module if average is not None else model
+        expected.update({f"best/{k}": v for k, v in best_source.state_dict().items()})
+    expected["torch_rng"] = torch.get_rng_state()
+    tensors = read_tensors(path / STATE_FILE, expected, CheckpointError, "this model and optimizer")
+
+    def part(prefix: str) -> dict[str, torch.Tensor]:
+        return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+    model.load_state_dict(part("model/"))
+    optimizer_state = {i: {k: part(f"optimizer/{i}/")[k] for k in ("step", "exp_avg", "exp_avg_sq")} for i in states}
+    groups = optimizer.state_dict()["param_groups"]
+    for group, lr in zip(groups, rates, strict=True):
+        group["lr"] = lr
+    optimizer.load_state_dict({"state": optimizer_state, "param_groups": groups})
+    if average is not None:
+        average.load_state_dict(part("average/"))
+    torch.set_rng_state(tensors["torch_rng"])
+    return progress, part("best/") if meta["has_best"] else None
+
+
+def _read_meta(path: Path) -> dict:
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: no such checkpoint directory")
+    try:
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: not a training checkpoint (no {META_FILE})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}/{META_FILE}: not readable JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an rnnkit training checkpoint")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: written by rnnkit {meta.get('rnnkit_version', '?')}; this rnnkit {__version__} cannot resume it"
+        )
+    kinds = {"identity": dict, "progress": dict, "optimizer": dict, "has_best": bool}
+    if any(not isinstance(meta.get(key), kind) for key, kind in kinds.items()):
+        raise CheckpointError(f"{path}/{META_FILE}: incomplete or altered ({', '.join(kinds)} expected)")
+    return meta
+
+
+def _progress(data: dict, path: Path) -> Progress:
+    """The saved :class:`Progress`, its fields checked for type and range."""
+    try:
+        progress = Progress(**data)
+        history_ok = all(isinstance(r, dict) and isinstance(r.get("epoch"), int) for r in progress.history)
+        ok = (
+            _is_int(progress.epoch, 1)
+            and _is_int(progress.batch, 0)
+            and _is_int(progress.stale, 0)
+            and isinstance(progress.epoch_rng, dict)
+            and _number_list(progress.sums, 4)
+            and (progress.best_score is None or _number_list(progress.best_score, len(progress.best_score)))
+            and isinstance(progress.history, list)
+            and history_ok
+        )
+    except TypeError:
+        ok = False
+    if not ok:
+        raise CheckpointError(f"{path}/{META_FILE}: the training progress is incomplete or altered")
+    return progress
+
+
+def _is_int(value: object, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _number_list(values: object, length: int) -> bool:
+    return (
+        isinstance(values, list)
+        and len(values) == length
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    )
+
+
+def _index_list(values: object, bound: int) -> bool:
+    if not isinstance(values, list):
+        return False
+    return all(_is_int(v, 0) and v < bound for v in values) and len(set(values)) == len(values)
+
+
+def _difference(saved: dict, current: dict) -> str:
+    """Why a checkpoint does not belong to this run, in the user's terms."""
+    if saved.get("data") != current.get("data"):
+        return "this checkpoint was made with other training or validation data; resume with the same data"
+    saved_params, params = saved.get("params") or {}, current.get("params") or {}
+    changed = sorted(k for k in set(saved_params) | set(params) if saved_params.get(k) != params.get(k))
+    if changed:
+        shown = ", ".join(f"{k} {saved_params.get(k)!r} (now {params.get(k)!r})" for k in changed[:4])
+        return f"this checkpoint was made with other settings: {shown}"
+    return "this checkpoint belongs to another run (its labels differ)"
+
+
+def default_directory(out: Path) -> Path:
+    """Where the CLI keeps the checkpoint of a run writing the bundle ``out``: beside it."""
+    return out.with_name(out.name + ".checkpoint")
+
+
+def check_resumable(path: Path) -> None:
+    """Fail early, before any data is read, unless ``path`` holds a checkpoint this rnnkit can resume."""
+    _read_meta(path)
+
+
+def check_fresh(path: Path) -> None:
+    """Refuse to start a new run over an existing checkpoint (resume it or delete it) or over other files."""
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        return
+    if (path / META_FILE).is_file():
+        raise CheckpointError(
+            f"{path} holds the checkpoint of an interrupted run: "
+            f"resume it with --resume {path}, or delete it to start over"
+        )
+    raise CheckpointError(f"{path}: exists and is not a training checkpoint; move it or choose another --out")
+
+
+def remove(path: Path) -> None:
+    """Delete a checkpoint once the run it belongs to has saved its model (only a checkpoint directory)."""
+    if (path / META_FILE).is_file():
+        shutil.rmtree(path)

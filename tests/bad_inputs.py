@@ -1,0 +1,169 @@
+"""The matrix of bad inputs a user can give the CLI, each with the one line rnnkit must answer.
+
+Shared by ``tests/test_bad_inputs.py`` (every case, in-process) and ``bench/bad_inputs.py`` (every
+case through the real command in a subprocess, printed as a table). In ``argv`` and ``line``,
+``{d}`` stands for the directory that :func:`write_inputs` filled.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from pathlib import Path
+
+import safetensors.torch
+import torch
+
+from rnnkit import TextClassifier, __version__
+from rnnkit.bundle import FORMAT_VERSION
+
+TINY = {"hidden_size": 8, "embedding_dim": 8, "epochs": 1, "ngram_buckets": 64, "min_freq": 1}
+TRAIN_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--epochs=1", "--ngram-buckets=64", "--quiet"]
+OUT = "{d}/out"  # where failing train runs are told to write: it must not exist afterwards
+
+
+def _texts(n: int) -> tuple[list[str], list[str]]:
+    labels = ["pos" if i % 2 else "neg" for i in range(n)]
+    return [f"a {'good' if label == 'pos' else 'bad'} film number {i}" for i, label in enumerate(labels)], labels
+
+
+def _csv(path: Path, rows: list[list[str]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+
+
+def write_inputs(d: Path) -> None:
+    """Write every bad (and the few good) inputs the cases refer to, and one tiny trained model."""
+    texts, labels = _texts(40)
+    good = [["text", "label"], *zip(texts, labels, strict=True)]
+    _csv(d / "good.csv", good)
+    _csv(d / "other_columns.csv", [["review", "sentiment"], *zip(texts, labels, strict=True)])
+    _csv(d / "no_label_column.csv", [["text", "stars"], *zip(texts, labels, strict=True)])
+    (d / "empty.csv").write_bytes(b"")
+    (d / "header_only.csv").write_text("text,label\n")
+    _csv(d / "empty_cells.csv", [*good, ["", "pos"], ["a text without label", ""]])
+    _csv(d / "one_class.csv", [["text", "label"], *[(t, "pos") for t in texts]])
+    (d / "latin1.csv").write_bytes("text,label\ncaf\u00e9 cr\u00e8me,pos\n".encode("latin-1"))
+    (d / "unclosed_quote.csv").write_text('text,label\nfine,pos\n"never closed,neg\nmore,pos\n')
+    (d / "extra_field.tsv").write_text("text\tlabel\nfine\tpos\nbad\tneg\textra\n")
+    (d / "bad.jsonl").write_text('{"text": "fine", "label": "pos"}\n{"text": "oops", label: neg}\n')
+    (d / "not_gzip.csv.gz").write_bytes(b"text,label\nplain,pos\n")
+    with gzip.open(d / "cut.csv.gz", "wb") as f:
+        f.write(b"text,label\n" + b"some text,pos\n" * 2000)
+    (d / "cut.csv.gz").write_bytes((d / "cut.csv.gz").read_bytes()[:-40])
+    (d / "sheet.xlsx").write_bytes(b"PK\x03\x04")
+    _csv(d / "unknown_labels.csv", [["text", "label"], ["x", "pos"], ["y", "maybe"], ["z", "maybe"], ["w", "meh"]])
+    (d / "no_classes").mkdir()
+    (d / "no_classes" / "loose.txt").write_text("a text outside any class folder")
+    (d / "taken").write_text("a file where the model directory should go")
+    (d / "not_a_checkpoint").mkdir()
+    (d / "not_a_checkpoint" / "notes.txt").write_text("mine")
+
+    model = d / "model"
+    TextClassifier(**TINY).fit(texts, labels).save(model)
+    for name, change in BROKEN_MODELS.items():
+        copy = d / name
+        copy.mkdir()
+        for file in model.iterdir():
+            (copy / file.name).write_bytes(file.read_bytes())
+        change(copy)
+
+
+def _edit_config(bundle: Path, **changes) -> None:
+    config = json.loads((bundle / "config.json").read_text())
+    config.update(changes)
+    (bundle / "config.json").write_text(json.dumps(config))
+
+
+def _retensor(bundle: Path, **changes: torch.Tensor) -> None:
+    tensors = safetensors.torch.load_file(str(bundle / "model.safetensors"))
+    tensors.update(changes)
+    safetensors.torch.save_file(tensors, str(bundle / "model.safetensors"))
+
+
+BROKEN_MODELS = {
+    "model_incomplete": lambda b: (b / "model.safetensors").unlink(),
+    "model_newer": lambda b: _edit_config(b, format_version=FORMAT_VERSION + 1, rnnkit_version="9.0.0"),
+    "model_bad_config": lambda b: (b / "config.json").write_text("{not json"),
+    "model_wrong_weights": lambda b: _retensor(b, **{"head.weight": torch.zeros(1, 3)}),
+    "model_extra_tensor": lambda b: _retensor(b, evil=torch.zeros(1)),
+    "model_garbage_weights": lambda b: (b / "model.safetensors").write_bytes(b"\xff" * 64),
+}
+
+E = "rnnkit: error: "
+
+# (what is wrong, argv, the one line on stderr). Every case must exit with code 2, print nothing else
+# on stderr, and leave no OUT behind. Train cases get TRAIN_FLAGS and --out OUT unless they name
+# their own --out.
+CASES: list[tuple[str, list[str], str]] = [
+    # files and datasets
+    ("missing file", ["train", "{d}/missing.csv"], E + "{d}/missing.csv: no such file or directory (dataset names: imdb)"),
+    ("unknown dataset name", ["train", "imdbb"], E + "imdbb: no such file or directory (dataset names: imdb)"),
+    ("missing --test file", ["train", "{d}/good.csv", "--test", "{d}/gone.csv"], E + "{d}/gone.csv: no such file or directory (dataset names: imdb)"),
+    ("unknown file type", ["train", "{d}/sheet.xlsx"], E + "{d}/sheet.xlsx: unknown file type '.xlsx'; use .csv, .tsv or .jsonl (optionally .gz)"),
+    ("folder without class folders", ["train", "{d}/no_classes"], E + "{d}/no_classes: no .txt files in class sub-folders (expected {d}/no_classes/<label>/*.txt)"),
+    ("not gzip", ["train", "{d}/not_gzip.csv.gz"], E + "{d}/not_gzip.csv.gz: cannot read (Not a gzipped file (b'te'))"),
+    ("truncated gzip", ["train", "{d}/cut.csv.gz"], E + "{d}/cut.csv.gz: cannot read (Compressed file ended before the end-of-stream marker was reached)"),
+    # columns and rows
+    ("missing text column", ["train", "{d}/other_columns.csv"], E + "{d}/other_columns.csv: no column 'text' (row 1); columns found: review, sentiment"),
+    ("missing label column", ["train", "{d}/no_label_column.csv"], E + "{d}/no_label_column.csv: no column 'label' (row 1); columns found: text, stars"),
+    ("wrong --label-column", ["train", "{d}/other_columns.csv", "--text-column", "review", "--label-column", "stars"], E + "{d}/other_columns.csv: no column 'stars' (row 1); columns found: review, sentiment"),
+    ("empty file", ["train", "{d}/empty.csv"], E + "{d}/empty.csv: no data rows (the file is empty or has only a header line)"),
+    ("header only", ["train", "{d}/header_only.csv"], E + "{d}/header_only.csv: no data rows (the file is empty or has only a header line)"),
+    ("empty text, --strict", ["train", "{d}/empty_cells.csv", "--strict"], E + "{d}/empty_cells.csv, line 42: the 'text' column is empty (strict mode refuses such rows)"),
+    ("one class", ["train", "{d}/one_class.csv"], E + "the training data has only one class (pos); at least two are needed"),
+    ("one class, baseline", ["baseline", "{d}/one_class.csv"], E + "the training data has only one class (pos); at least two are needed"),
+    # encodings and syntax
+    ("invalid UTF-8", ["train", "{d}/latin1.csv"], E + "{d}/latin1.csv: not valid UTF-8 (invalid continuation byte at byte 14); if the file is in another encoding, name it (--encoding, e.g. cp1252)"),
+    ("unknown --encoding", ["train", "{d}/good.csv", "--encoding", "klingon"], E + "unknown encoding 'klingon'; try utf-8, cp1252 or latin-1"),
+    ("unclosed quote", ["train", "{d}/unclosed_quote.csv"], E + "{d}/unclosed_quote.csv, line 4: malformed CSV (unexpected end of data; a quote opened earlier is never closed)"),
+    ("extra field", ["train", "{d}/extra_field.tsv"], E + "{d}/extra_field.tsv, line 3: more fields than the header has"),
+    ("bad JSON line", ["train", "{d}/bad.jsonl"], E + "{d}/bad.jsonl, line 2: not valid JSON (Expecting property name enclosed in double quotes)"),
+    # labels of other splits
+    ("unknown labels in --test", ["train", "{d}/good.csv", "--test", "{d}/unknown_labels.csv"], E + "{d}/unknown_labels.csv has labels the model was not trained on: maybe (2), meh (1); known labels: neg, pos"),
+    ("unknown labels in --val", ["train", "{d}/good.csv", "--val", "{d}/unknown_labels.csv"], E + "{d}/unknown_labels.csv has labels the model was not trained on: maybe (2), meh (1); known labels: neg, pos"),
+    ("unknown labels, evaluate", ["evaluate", "{d}/model", "{d}/unknown_labels.csv"], E + "{d}/unknown_labels.csv has labels the model was not trained on: maybe (2), meh (1); known labels: neg, pos"),
+    # option values, refused before any data is read
+    ("negative --hidden-size", ["train", "{d}/good.csv", "--hidden-size=-1"], E + "hidden_size must be an integer >= 1; got -1"),
+    ("zero --embedding-dim", ["train", "{d}/good.csv", "--embedding-dim=0"], E + "embedding_dim must be an integer >= 1; got 0"),
+    ("zero --batch-size", ["train", "{d}/good.csv", "--batch-size=0"], E + "batch_size must be an integer >= 1; got 0"),
+    ("negative --max-length", ["train", "{d}/good.csv", "--max-length=-5"], E + "max_length must be an integer >= 1 or None; got -5"),
+    ("zero --epochs", ["train", "{d}/good.csv", "--epochs=0"], E + "epochs must be an integer >= 1; got 0"),
+    ("--num-words below the specials", ["train", "{d}/good.csv", "--num-words=2"], E + "num_words must be an integer >= 5 or None; got 2"),
+    ("unknown --cell", ["train", "{d}/good.csv", "--cell=transformer"], "rnnkit train: error: argument --cell: invalid choice: 'transformer' (choose from 'rnn', 'lstm', 'gru') (see --help)"),
+    ("unknown --pooling", ["train", "{d}/good.csv", "--pooling=sum"], "rnnkit train: error: argument --pooling: invalid choice: 'sum' (choose from 'last', 'max', 'mean', 'attention') (see --help)"),
+    ("--dropout 1", ["train", "{d}/good.csv", "--dropout=1"], E + "dropout must be a number in [0, 1); got 1.0"),
+    ("negative --dropout", ["train", "{d}/good.csv", "--dropout=-0.1"], E + "dropout must be a number in [0, 1); got -0.1"),
+    ("zero --lr", ["train", "{d}/good.csv", "--lr=0"], E + "lr must be a positive number; got 0.0"),
+    ("non-numeric --epochs", ["train", "{d}/good.csv", "--epochs=ten"], "rnnkit train: error: argument --epochs: invalid int value: 'ten' (see --help)"),
+    ("--val-fraction 1", ["train", "{d}/good.csv", "--val-fraction=1"], E + "val_fraction must be a number in [0, 1); got 1.0"),
+    ("negative --checkpoint-every", ["train", "{d}/good.csv", "--checkpoint-every=-1"], E + "--checkpoint-every must be a number of minutes >= 0; got -1.0"),
+    # output paths and checkpoints
+    ("--out is a file", ["train", "{d}/good.csv", "--out", "{d}/taken"], E + "{d}/taken: exists and is not a directory; choose another output path"),
+    ("--resume from a non-checkpoint", ["train", "{d}/good.csv", "--resume", "{d}/not_a_checkpoint"], E + "{d}/not_a_checkpoint: not a training checkpoint (no checkpoint.json)"),
+    ("--resume from nothing", ["train", "{d}/good.csv", "--resume", "{d}/nowhere"], E + "{d}/nowhere: no such checkpoint directory"),
+    ("predict --output is a directory", ["predict", "{d}/model", "some text", "--output", "{d}/no_classes"], E + "{d}/no_classes: is a directory; --output needs a file name such as predictions.csv"),
+    # model directories
+    ("missing model", ["evaluate", "{d}/nomodel", "{d}/good.csv"], E + "{d}/nomodel: no such model directory"),
+    ("incomplete model", ["evaluate", "{d}/model_incomplete", "{d}/good.csv"], E + "{d}/model_incomplete: incomplete model directory, missing model.safetensors"),
+    ("model from a newer rnnkit", ["evaluate", "{d}/model_newer", "{d}/good.csv"], E + "{d}/model_newer: written by rnnkit 9.0.0 (bundle format 2); this rnnkit " + __version__ + " reads format 1: upgrade rnnkit"),
+    ("model config not JSON", ["predict", "{d}/model_bad_config", "text"], E + "{d}/model_bad_config/config.json: not readable JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"),
+    ("weights of another shape", ["predict", "{d}/model_wrong_weights", "text"], E + "{d}/model_wrong_weights/model.safetensors: tensor head.weight is (1, 3) F32, config.json needs (1, 16) F32"),
+    ("an extra tensor", ["predict", "{d}/model_extra_tensor", "text"], E + "{d}/model_extra_tensor/model.safetensors: tensors do not match config.json; unexpected evil"),
+    ("weights not safetensors", ["predict", "{d}/model_garbage_weights", "text"], E + "{d}/model_garbage_weights/model.safetensors: not a readable safetensors file (Error while deserializing header: header too large)"),
+    # prediction inputs
+    ("predict without texts", ["predict", "{d}/model"], E + "give either texts to classify or --input FILE, not both or neither"),
+    ("predict --input missing", ["predict", "{d}/model", "--input", "{d}/missing.txt"], E + "{d}/missing.txt: no such file"),
+    ("predict --input empty", ["predict", "{d}/model", "--input", "{d}/empty.csv"], E + "{d}/empty.csv: no data rows (the file is empty or has only a header line)"),
+]
+
+
+def command(case_argv: list[str], d: Path) -> list[str]:
+    """The full argv of a case: placeholders filled, and a train run given TRAIN_FLAGS and --out OUT."""
+    argv = [a.format(d=d) for a in case_argv]
+    if argv[0] == "train":
+        argv = [*argv[:2], *TRAIN_FLAGS, *argv[2:]]  # the case's own options come last and win
+        if "--out" not in argv:
+            argv += ["--out", OUT.format(d=d)]
+    return argv
