@@ -131,11 +131,15 @@ class StopOnInterrupt:
 
     def _handle(self, signum: int, frame: object) -> None:
         self.requested = True
-        signal.signal(signal.SIGINT, self.previous)
+        self._restore()
+
+    def _restore(self) -> None:
+        # None: the previous handler was not set from Python; Python's own raises KeyboardInterrupt.
+        signal.signal(signal.SIGINT, signal.default_int_handler if self.previous is None else self.previous)
 
     def __exit__(self, *exc: object) -> None:
         if self.enabled:
-            signal.signal(signal.SIGINT, self.previous)
+            self._restore()
 
 
 def train(
