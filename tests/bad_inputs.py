@@ -155,6 +155,7 @@ CASES: list[tuple[str, list[str], str]] = [
     # prediction inputs
     ("predict without texts", ["predict", "{d}/model"], E + "give either texts to classify or --input FILE, not both or neither"),
     ("predict --input missing", ["predict", "{d}/model", "--input", "{d}/missing.txt"], E + "{d}/missing.txt: no such file"),
+    ("predict --input is a directory", ["predict", "{d}/model", "--input", "{d}/no_classes"], E + "{d}/no_classes: is a directory; --input needs a file of texts"),
     ("predict --input empty", ["predict", "{d}/model", "--input", "{d}/empty.csv"], E + "{d}/empty.csv: no data rows (the file is empty or has only a header line)"),
 ]
 

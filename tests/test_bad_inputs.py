@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import pytest
 
@@ -82,3 +83,12 @@ def test_no_output_directory_is_left_behind_by_a_failed_run(inputs, tmp_path):
     assert run(["train", str(inputs / "one_class.csv"), *TRAIN_FLAGS, "--out", str(out)]) == 2
     assert not out.exists() and not any(tmp_path.iterdir())
 
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_an_unreadable_file_is_named(inputs, tmp_path, capsys):
+    path = tmp_path / "secret.csv"
+    path.write_text("text,label\na,b\n")
+    path.chmod(0)
+    assert run(["train", str(path), *TRAIN_FLAGS, "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err == f"rnnkit: error: {path}: cannot read (Permission denied)\n"

@@ -133,6 +133,7 @@ CORRUPTIONS = {
         "config.json: dropout must be a number in [0, 1); got 2",
     ),
     "vocab size mismatch": (lambda b: _edit_config(b, vocab_size=7), "but config.json says 7"),
+    "unknown config key": (lambda b: _edit_config(b, run_this="rm -rf /"), "config.json: unknown keys 'run_this'"),
     "vocab without specials": (lambda b: _edit(b, "vocab.json", {"tokens": ["a", "b"]}), "vocab.json: a vocabulary"),
     "labels not a list": (
         lambda b: _edit(b, "labels.json", {"a": 1}),

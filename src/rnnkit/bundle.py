@@ -25,6 +25,10 @@ from rnnkit.text import Vocab
 FORMAT = "rnnkit-text-classifier"
 FORMAT_VERSION = 1
 REQUIRED_FILES = ("config.json", "vocab.json", "labels.json", "model.safetensors")
+# Everything config.json may hold; anything else is refused (a bundle is data, checked field by field).
+CONFIG_KEYS = frozenset(
+    ("format", "format_version", "rnnkit_version", "params", "vocab_size", "num_classes", "epochs", "train_seconds")
+)
 
 
 def _json_bytes(data: object) -> bytes:
@@ -161,6 +165,9 @@ def _check_config(config: object, path: Path, known: set[str]) -> dict:
     for key in ("vocab_size", "num_classes"):
         if not isinstance(config.get(key), int) or isinstance(config.get(key), bool) or config[key] < 2:
             raise BundleError(f"{path}/config.json: {key} must be an integer >= 2")
+    unknown = sorted(set(config) - CONFIG_KEYS)
+    if unknown:
+        raise BundleError(f"{path}/config.json: unknown keys {', '.join(map(repr, unknown))}")
     return params
 
 

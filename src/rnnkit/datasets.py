@@ -228,6 +228,8 @@ def read_table(
 
 def read_texts(path: Path, text_column: str = "text", encoding: str = "utf-8") -> list[str]:
     """Unlabelled texts to predict: a table's text column, or one text per line of a ``.txt`` file."""
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; --input needs a file of texts")
     if not path.is_file():
         raise DataFileNotFoundError(f"{path}: no such file")
     if [s.lower() for s in path.suffixes if s.lower() != ".gz"][-1:] == [".txt"]:
