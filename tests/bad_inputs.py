@@ -19,7 +19,7 @@ from rnnkit import TextClassifier, __version__
 from rnnkit.bundle import FORMAT_VERSION
 
 TINY = {"hidden_size": 8, "embedding_dim": 8, "epochs": 1, "ngram_buckets": 64, "min_freq": 1}
-TRAIN_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--epochs=1", "--ngram-buckets=64", "--quiet"]
+TRAIN_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--epochs=1", "--ngram-buckets=64", "--min-freq=1", "--quiet"]
 OUT = "{d}/out"  # where failing train runs are told to write: it must not exist afterwards
 
 
@@ -62,6 +62,7 @@ def write_inputs(d: Path) -> None:
 
     model = d / "model"
     TextClassifier(**TINY).fit(texts, labels).save(model)
+    TextClassifier(**TINY).fit(texts, labels, checkpoint_dir=d / "checkpoint", checkpoint_every=0.0)
     for name, change in BROKEN_MODELS.items():
         copy = d / name
         copy.mkdir()
@@ -116,7 +117,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("one class, baseline", ["baseline", "{d}/one_class.csv"], E + "the training data has only one class (pos); at least two are needed"),
     # encodings and syntax
     ("invalid UTF-8", ["train", "{d}/latin1.csv"], E + "{d}/latin1.csv: not valid UTF-8 (invalid continuation byte at byte 14); if the file is in another encoding, name it (--encoding, e.g. cp1252)"),
-    ("unknown --encoding", ["train", "{d}/good.csv", "--encoding", "klingon"], E + "unknown encoding 'klingon'; try utf-8, cp1252 or latin-1"),
+    ("unknown --encoding", ["train", "{d}/good.csv", "--encoding", "klingon"], E + "unknown text encoding 'klingon'; try utf-8, cp1252 or latin-1"),
+    ("--encoding that is not for text", ["train", "{d}/good.csv", "--encoding", "base64"], E + "unknown text encoding 'base64'; try utf-8, cp1252 or latin-1"),
     ("unclosed quote", ["train", "{d}/unclosed_quote.csv"], E + "{d}/unclosed_quote.csv, line 4: malformed CSV (unexpected end of data; a quote opened earlier is never closed)"),
     ("extra field", ["train", "{d}/extra_field.tsv"], E + "{d}/extra_field.tsv, line 3: more fields than the header has"),
     ("bad JSON line", ["train", "{d}/bad.jsonl"], E + "{d}/bad.jsonl, line 2: not valid JSON (Expecting property name enclosed in double quotes)"),
@@ -142,6 +144,7 @@ CASES: list[tuple[str, list[str], str]] = [
     # output paths and checkpoints
     ("--out is a file", ["train", "{d}/good.csv", "--out", "{d}/taken"], E + "{d}/taken: exists and is not a directory; choose another output path"),
     ("--resume from a non-checkpoint", ["train", "{d}/good.csv", "--resume", "{d}/not_a_checkpoint"], E + "{d}/not_a_checkpoint: not a training checkpoint (no checkpoint.json)"),
+    ("--resume with other options", ["train", "{d}/good.csv", "--resume", "{d}/checkpoint", "--hidden-size=12"], E + "{d}/checkpoint: this checkpoint was made with other settings: hidden_size 8 (now 12)"),
     ("--resume from nothing", ["train", "{d}/good.csv", "--resume", "{d}/nowhere"], E + "{d}/nowhere: no such checkpoint directory"),
     ("predict --output is a directory", ["predict", "{d}/model", "some text", "--output", "{d}/no_classes"], E + "{d}/no_classes: is a directory; --output needs a file name such as predictions.csv"),
     # model directories

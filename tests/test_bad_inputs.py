@@ -84,7 +84,6 @@ def test_no_output_directory_is_left_behind_by_a_failed_run(inputs, tmp_path):
     assert not out.exists() and not any(tmp_path.iterdir())
 
 
-
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
 def test_an_unreadable_file_is_named(inputs, tmp_path, capsys):
     path = tmp_path / "secret.csv"

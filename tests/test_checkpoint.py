@@ -16,9 +16,9 @@ import safetensors.torch
 import torch
 
 import rnnkit.training
-from rnnkit import TextClassifier, __version__, load_model
+from rnnkit import TextClassifier, __version__, checkpoint, load_model
 from rnnkit.cli import main, resume_command
-from rnnkit.errors import CheckpointError, TrainingDiverged, TrainingInterrupted
+from rnnkit.errors import CheckpointError, ConfigError, TrainingDiverged, TrainingInterrupted
 
 from .conftest import SMALL, make_corpus
 
@@ -107,8 +107,8 @@ def test_resuming_with_other_settings_or_data_is_refused(corpus, tmp_path, monke
     with pytest.raises(TrainingInterrupted):
         TextClassifier(**PARAMS).fit(*corpus, checkpoint_dir=tmp_path / "ck")
     monkeypatch.undo()
-    with pytest.raises(CheckpointError, match=re.escape("made with other settings: lr 0.01 (now 0.02)")):
-        TextClassifier(**{**PARAMS, "lr": 0.02}).fit(*corpus, checkpoint_dir=tmp_path / "ck", resume=True)
+    with pytest.raises(CheckpointError, match=re.escape("made with other settings: dropout 0.3 (now 0.5)")):
+        TextClassifier(**{**PARAMS, "dropout": 0.5}).fit(*corpus, checkpoint_dir=tmp_path / "ck", resume=True)
     texts, labels = corpus
     with pytest.raises(CheckpointError, match=re.escape("made with other training or validation data")):
         TextClassifier(**PARAMS).fit(texts[:-1], labels[:-1], checkpoint_dir=tmp_path / "ck", resume=True)
@@ -126,8 +126,8 @@ def test_a_nan_loss_stops_training_naming_the_batch_and_keeps_the_last_good_chec
     with pytest.raises(TrainingDiverged) as caught:
         TextClassifier(**PARAMS).fit(*corpus, checkpoint_dir=tmp_path / "ck", checkpoint_every=0.0)
     assert str(caught.value) == (
-        "the training loss became nan at epoch 1, batch 6 of 14: lower lr (now 0.01) or clip_norm (now 1); "
-        f"the last good checkpoint is in {tmp_path / 'ck'}"
+        "training diverged at epoch 1, batch 6 of 14 (the loss is nan): lower lr (now 0.01) or clip_norm (now 1); "
+        f"the last good state is in {tmp_path / 'ck'}: resume from it with a lower lr"
     )
     meta = json.loads((tmp_path / "ck" / "checkpoint.json").read_text())
     assert meta["progress"]["batch"] == 5
@@ -135,8 +135,48 @@ def test_a_nan_loss_stops_training_naming_the_batch_and_keeps_the_last_good_chec
     assert all(torch.isfinite(t).all() for name, t in state.items() if t.is_floating_point())
 
 
+def test_an_infinite_gradient_stops_training_before_the_weights_change(corpus, monkeypatch):
+    original, calls = torch.nn.utils.clip_grad_norm_, [0]
+
+    def infinite_on_the_fourth(parameters, max_norm):
+        calls[0] += 1
+        norm = original(parameters, max_norm)
+        return torch.tensor(float("inf")) if calls[0] == 4 else norm
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", infinite_on_the_fourth)
+    clf = TextClassifier(**{**PARAMS, "clip_norm": None})
+    with pytest.raises(TrainingDiverged, match=re.escape("at epoch 1, batch 4 of 14 (the gradient norm is inf)")):
+        clf.fit(*corpus)
+
+
+def test_a_diverged_run_resumes_from_its_last_good_state_with_a_lower_lr(corpus, tmp_path, monkeypatch):
+    _interrupt_at_step(monkeypatch, 3)
+    with pytest.raises(TrainingInterrupted):
+        TextClassifier(**PARAMS).fit(*corpus, checkpoint_dir=tmp_path / "ck")
+    monkeypatch.undo()
+    resumed_rates = []
+    original = checkpoint.resume
+
+    def spy(*args):
+        result = original(*args)
+        resumed_rates.extend(group["lr"] for group in args[2].param_groups)
+        return result
+
+    monkeypatch.setattr(checkpoint, "resume", spy)
+    TextClassifier(**{**PARAMS, "lr": 0.005}).fit(*corpus, checkpoint_dir=tmp_path / "ck", resume=True)
+    assert resumed_rates == [0.005, 0.005 * 50]  # the recurrent model and the n-gram bag, scaled by 0.005 / 0.01
+
+
+def test_a_signal_the_process_ignores_stays_ignored(corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(signal, "getsignal", lambda number: signal.SIG_IGN)
+    installed = []
+    monkeypatch.setattr(signal, "signal", lambda number, handler: installed.append(number))
+    TextClassifier(**{**PARAMS, "epochs": 1}).fit(*corpus, checkpoint_dir=tmp_path / "ck")
+    assert installed == []
+
+
 def test_resume_needs_a_checkpoint_directory(corpus):
-    with pytest.raises(Exception, match="resume=True needs the checkpoint_dir"):
+    with pytest.raises(ConfigError, match="resume=True needs the checkpoint_dir"):
         TextClassifier(**PARAMS).fit(*corpus, resume=True)
 
 
@@ -159,6 +199,12 @@ def _edit_state(path, change):
     safetensors.torch.save_file(state, str(path / "state.safetensors"))
 
 
+_RECORD = {"epoch": 1, "loss": 0.5, "accuracy": 0.5, "seconds": 1.0, "val_loss": 0.5, "val_accuracy": 0.5}
+
+def _history_of(epochs: int) -> list[dict]:
+    return [{**_RECORD, "epoch": i} for i in range(1, epochs + 1)]
+
+
 CORRUPT_CHECKPOINTS = {
     "missing json": (lambda p: (p / "checkpoint.json").unlink(), "not a training checkpoint (no checkpoint.json)"),
     "json garbage": (lambda p: (p / "checkpoint.json").write_bytes(b"\xff{"), "checkpoint.json: not readable JSON"),
@@ -178,6 +224,30 @@ CORRUPT_CHECKPOINTS = {
     "optimizer index out of range": (
         lambda p: _edit_meta(p, lambda m: m["optimizer"].update(states=[0, 999])),
         "the optimizer state does not fit this model",
+    ),
+    "deeply nested json": (
+        lambda p: (p / "checkpoint.json").write_text("[" * 100_000),
+        "checkpoint.json: not readable JSON (RecursionError)",
+    ),
+    "generator state altered": (
+        lambda p: _edit_meta(p, lambda m: m["progress"].update(epoch_rng={})),
+        "the training progress is incomplete or altered",
+    ),
+    "history altered": (
+        lambda p: _edit_meta(p, lambda m: m["progress"].update(epoch=2, batch=0, history=[{"epoch": 1}])),
+        "the training progress is incomplete or altered",
+    ),
+    "batch beyond the epoch": (
+        lambda p: _edit_meta(p, lambda m: m["progress"].update(batch=999)),
+        "its progress does not fit this run (altered?)",
+    ),
+    "epoch beyond the run": (
+        lambda p: _edit_meta(p, lambda m: m["progress"].update(epoch=99, history=_history_of(98))),
+        "its progress does not fit this run (altered?)",
+    ),
+    "torch generator state zeroed": (
+        lambda p: _edit_state(p, lambda s: s.update(torch_rng=torch.zeros_like(s["torch_rng"]))),
+        "state.safetensors: cannot be restored",
     ),
     "missing state file": (
         lambda p: (p / "state.safetensors").unlink(),
@@ -258,7 +328,7 @@ def test_sigkill_at_any_moment_leaves_the_previous_or_the_next_complete_state(tr
     subprocess.run(command, check=True, capture_output=True)
     full_run = time.perf_counter() - started
     assert out.is_dir() and not ck.exists()
-    for fraction in np.random.default_rng().uniform(0.4, 1.0, size=4):
+    for fraction in np.random.default_rng(0).uniform(0.4, 1.0, size=4):
         shutil.rmtree(out, ignore_errors=True)
         shutil.rmtree(ck, ignore_errors=True)
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -431,9 +431,10 @@ def test_read_texts_table_without_texts(tmp_path):
 
 
 def test_read_texts_missing(tmp_path):
-    for path in (tmp_path / "nope.txt", tmp_path):
-        with pytest.raises(DataFileNotFoundError, match=re.escape(f"{path}: no such file")):
-            read_texts(path)
+    with pytest.raises(DataFileNotFoundError, match=re.escape(f"{tmp_path / 'nope.txt'}: no such file")):
+        read_texts(tmp_path / "nope.txt")
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path}: is a directory; --input needs a file of texts")):
+        read_texts(tmp_path)
 
 
 # -- load() dispatch -------------------------------------------------------------------------------

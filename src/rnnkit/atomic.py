@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import glob
 import os
 import shutil
 import tempfile
@@ -50,11 +51,17 @@ def _temporary_prefix(final: Path) -> str:
 
 
 def _remove_leftovers(final: Path) -> None:
-    """Delete temporary entries for ``final`` whose writer process no longer exists (it was killed)."""
-    for entry in final.parent.glob(f".{final.name}.tmp-*"):
+    """Clean up after a writer of ``final`` that was killed (its process no longer exists).
+
+    Its temporary entries are deleted, except one case: killed between the two renames of the
+    fallback swap, it left ``final`` missing and the old version aside, which is put back.
+    """
+    for entry in final.parent.glob(glob.escape(f".{final.name}.tmp-") + "*"):
         pid = entry.name[len(f".{final.name}.tmp-") :].split("-", 1)[0]
         if not pid.isdigit() or _process_exists(int(pid)):
             continue
+        if (entry / final.name).is_dir() and not final.exists():
+            os.replace(entry / final.name, final)
         if entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
         else:
@@ -91,6 +98,7 @@ def write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_directory(path.parent)
 
 
 def write_directory(final: Path, files: dict[str, bytes]) -> None:
@@ -116,10 +124,10 @@ def write_directory(final: Path, files: dict[str, bytes]) -> None:
             try:
                 os.replace(staged, final)
             except BaseException:
-                os.replace(aside / final.name, final)
+                os.replace(aside / final.name, final)  # if this fails too, the old version stays aside
+                aside.rmdir()
                 raise
-            finally:
-                shutil.rmtree(aside, ignore_errors=True)
+            shutil.rmtree(aside, ignore_errors=True)
         _fsync_directory(final.parent)
     finally:
         shutil.rmtree(staged, ignore_errors=True)  # after an exchange, this is the old directory

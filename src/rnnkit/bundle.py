@@ -90,7 +90,7 @@ def save_bundle(clf, path: Path, metrics: dict | None = None) -> Path:
 def _read_json(path: Path) -> object:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BundleError(f"{path}: not readable JSON ({exc})") from None
 
 

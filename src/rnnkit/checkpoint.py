@@ -20,6 +20,7 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import safetensors.torch
 import torch
 
@@ -96,17 +97,22 @@ def resume(
     """Load the checkpoint into ``model``, ``optimizer`` and ``average``; return the progress and best weights.
 
     Refuses (:class:`CheckpointError`) a checkpoint that is incomplete, corrupt, from a newer
-    rnnkit, or made with other settings or data than ``where.identity``.
+    rnnkit, or made with other settings or data than ``where.identity``. Only the settings in
+    ``ADJUSTABLE`` may differ: a run whose loss diverged resumes from its last good state with a
+    lower learning rate (each optimizer group's rate is scaled by new lr / old lr).
     """
     path = where.directory
     meta = _read_meta(path)
-    if meta["identity"] != where.identity:
+    if _fixed(meta["identity"]) != _fixed(where.identity):
         raise CheckpointError(f"{path}: {_difference(meta['identity'], where.identity)}")
     progress = _progress(meta["progress"], path)
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     states, rates = meta["optimizer"].get("states"), meta["optimizer"].get("lr")
-    if not _index_list(states, len(parameters)) or not _number_list(rates, len(optimizer.param_groups)):
+    saved_lr = meta["identity"].get("params", {}).get("lr")
+    fits = _index_list(states, len(parameters)) and _number_list(rates, len(optimizer.param_groups))
+    if not fits or not _number_list([saved_lr], 1) or not saved_lr > 0:
         raise CheckpointError(f"{path}/{META_FILE}: the optimizer state does not fit this model")
+    scale = where.identity["params"]["lr"] / saved_lr
     expected = {f"model/{k}": v for k, v in model.state_dict().items()}
     for index in states:
         shape = parameters[index].shape
@@ -123,15 +129,18 @@ def resume(
     def part(prefix: str) -> dict[str, torch.Tensor]:
         return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
-    model.load_state_dict(part("model/"))
     optimizer_state = {i: {k: part(f"optimizer/{i}/")[k] for k in ("step", "exp_avg", "exp_avg_sq")} for i in states}
     groups = optimizer.state_dict()["param_groups"]
     for group, lr in zip(groups, rates, strict=True):
-        group["lr"] = lr
-    optimizer.load_state_dict({"state": optimizer_state, "param_groups": groups})
-    if average is not None:
-        average.load_state_dict(part("average/"))
-    torch.set_rng_state(tensors["torch_rng"])
+        group["lr"] = lr * scale
+    try:  # names, shapes and dtypes are checked; values (a random generator state) may still be refused
+        torch.set_rng_state(tensors["torch_rng"])
+        model.load_state_dict(part("model/"))
+        optimizer.load_state_dict({"state": optimizer_state, "param_groups": groups})
+        if average is not None:
+            average.load_state_dict(part("average/"))
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}/{STATE_FILE}: cannot be restored ({exc})") from None
     return progress, part("best/") if meta["has_best"] else None
 
 
@@ -142,8 +151,8 @@ def _read_meta(path: Path) -> dict:
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CheckpointError(f"{path}: not a training checkpoint (no {META_FILE})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}/{META_FILE}: not readable JSON ({exc})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{path}/{META_FILE}: not readable JSON ({type(exc).__name__})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an rnnkit training checkpoint")
     version = meta.get("format_version")
@@ -158,25 +167,40 @@ def _read_meta(path: Path) -> dict:
 
 
 def _progress(data: dict, path: Path) -> Progress:
-    """The saved :class:`Progress`, its fields checked for type and range."""
+    """The saved :class:`Progress`, each field checked for type and range (the run's own bounds are
+    checked by the training loop, which knows them)."""
     try:
         progress = Progress(**data)
-        history_ok = all(isinstance(r, dict) and isinstance(r.get("epoch"), int) for r in progress.history)
+        np.random.default_rng().bit_generator.state = progress.epoch_rng  # refuses a malformed state
         ok = (
             _is_int(progress.epoch, 1)
             and _is_int(progress.batch, 0)
             and _is_int(progress.stale, 0)
-            and isinstance(progress.epoch_rng, dict)
             and _number_list(progress.sums, 4)
+            and all(v >= 0 for v in progress.sums)
             and (progress.best_score is None or _number_list(progress.best_score, len(progress.best_score)))
-            and isinstance(progress.history, list)
-            and history_ok
+            and _is_history(progress.history, progress.epoch - 1)
         )
-    except TypeError:
+    except (TypeError, ValueError, KeyError):
         ok = False
     if not ok:
         raise CheckpointError(f"{path}/{META_FILE}: the training progress is incomplete or altered")
     return progress
+
+
+def _is_history(history: object, epochs: int) -> bool:
+    """Epoch records 1..epochs, each holding numbers only."""
+    return (
+        isinstance(history, list)
+        and len(history) == epochs
+        and all(
+            isinstance(r, dict)
+            and r.get("epoch") == i
+            and {"loss", "accuracy", "seconds"} <= set(r)
+            and _number_list(list(r.values()), len(r))
+            for i, r in enumerate(history, 1)
+        )
+    )
 
 
 def _is_int(value: object, low: int) -> bool:
@@ -197,11 +221,23 @@ def _index_list(values: object, bound: int) -> bool:
     return all(_is_int(v, 0) and v < bound for v in values) and len(set(values)) == len(values)
 
 
+# Settings that may change when a run resumes: to continue a diverged run with a lower learning rate.
+ADJUSTABLE = ("lr", "clip_norm")
+
+
+def _fixed(identity: dict) -> dict:
+    """What must not change between a checkpoint and the run that resumes it."""
+    params = identity.get("params")
+    if not isinstance(params, dict):
+        return identity
+    return {**identity, "params": {k: v for k, v in params.items() if k not in ADJUSTABLE}}
+
+
 def _difference(saved: dict, current: dict) -> str:
     """Why a checkpoint does not belong to this run, in the user's terms."""
     if saved.get("data") != current.get("data"):
         return "this checkpoint was made with other training or validation data; resume with the same data"
-    saved_params, params = saved.get("params") or {}, current.get("params") or {}
+    saved_params, params = _fixed(saved).get("params") or {}, _fixed(current).get("params") or {}
     changed = sorted(k for k in set(saved_params) | set(params) if saved_params.get(k) != params.get(k))
     if changed:
         shown = ", ".join(f"{k} {saved_params.get(k)!r} (now {params.get(k)!r})" for k in changed[:4])
@@ -214,9 +250,13 @@ def default_directory(out: Path) -> Path:
     return out.with_name(out.name + ".checkpoint")
 
 
-def check_resumable(path: Path) -> None:
-    """Fail early, before any data is read, unless ``path`` holds a checkpoint this rnnkit can resume."""
-    _read_meta(path)
+def check_resumable(path: Path, params: dict) -> None:
+    """Fail early, before any data is read, unless ``path`` holds a checkpoint this rnnkit can resume
+    with these estimator ``params`` (the data is checked once it is read)."""
+    saved = _read_meta(path)["identity"]
+    current = {**saved, "params": {k: v for k, v in params.items() if k != "verbose"}}
+    if _fixed(saved) != _fixed(current):
+        raise CheckpointError(f"{path}: {_difference(saved, current)}")
 
 
 def check_fresh(path: Path) -> None:

@@ -230,7 +230,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_output_directory(Path(args.out))
     checkpoint_dir = Path(args.resume) if args.resume else checkpoint.default_directory(Path(args.out))
     if args.resume:
-        checkpoint.check_resumable(checkpoint_dir)
+        checkpoint.check_resumable(checkpoint_dir, clf.get_params())
     else:
         checkpoint.check_fresh(checkpoint_dir)
     say = (lambda *_: None) if args.quiet else print

@@ -96,9 +96,11 @@ def open_text(path: Path, encoding: str = "utf-8") -> io.TextIOBase:
 def check_encoding(encoding: str) -> None:
     """Refuse an encoding name Python does not know, before any file is read."""
     try:
-        codecs.lookup(encoding)
+        is_text = getattr(codecs.lookup(encoding), "_is_text_encoding", True)  # False: base64, zlib, rot13, ...
     except LookupError:
-        raise ConfigError(f"unknown encoding {encoding!r}; try utf-8, cp1252 or latin-1") from None
+        is_text = False
+    if not is_text:
+        raise ConfigError(f"unknown text encoding {encoding!r}; try utf-8, cp1252 or latin-1")
 
 
 def _python_encoding(encoding: str) -> str:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from rnnkit import checkpoint
 from rnnkit.batching import Ragged, bucket_batches, collate
 from rnnkit.checkpoint import Checkpoints, Progress
-from rnnkit.errors import TrainingDiverged, TrainingInterrupted
+from rnnkit.errors import CheckpointError, TrainingDiverged, TrainingInterrupted
 from rnnkit.models import RNNClassifier, loss_per_item, probabilities
 
 # Prediction batches stay small enough that a batch's gate inputs stay near the cache; larger ones
@@ -113,20 +113,26 @@ def evaluate_loss(
 
 
 class StopOnInterrupt:
-    """While active, the first Ctrl-C (SIGINT) only sets ``requested``: the loop finishes its batch,
-    saves a checkpoint and stops cleanly. A second Ctrl-C interrupts at once, as usual.
+    """While active, the first Ctrl-C (SIGINT) or SIGTERM (sent by ``kill``, ``timeout`` and batch
+    schedulers) only sets ``requested``: the loop finishes its batch, saves a checkpoint and stops
+    cleanly. A second signal acts at once, as usual.
 
-    Only the main thread can handle signals; elsewhere (or with ``enabled=False``) nothing changes.
+    Only the main thread can handle signals; elsewhere (or with ``enabled=False``) nothing changes,
+    and a signal the process was told to ignore (``nohup``, a background job) stays ignored.
     """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, enabled: bool):
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
         self.requested = False
-        self.previous = None
+        self.previous: dict[int, object] = {}
 
     def __enter__(self) -> StopOnInterrupt:
         if self.enabled:
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            for number in self.SIGNALS:
+                if signal.getsignal(number) is not signal.SIG_IGN:
+                    self.previous[number] = signal.signal(number, self._handle)
         return self
 
     def _handle(self, signum: int, frame: object) -> None:
@@ -134,12 +140,17 @@ class StopOnInterrupt:
         self._restore()
 
     def _restore(self) -> None:
-        # None: the previous handler was not set from Python; Python's own raises KeyboardInterrupt.
-        signal.signal(signal.SIGINT, signal.default_int_handler if self.previous is None else self.previous)
+        for number, handler in self.previous.items():
+            # None: the handler was not set from Python; for SIGINT, Python's own raises KeyboardInterrupt.
+            default = signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL
+            signal.signal(number, default if handler is None else handler)
 
     def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self._restore()
+        self._restore()
+
+
+class _NotFinite(Exception):
+    """A training step met a NaN or infinite loss or gradient (raised before the weights change)."""
 
 
 def train(
@@ -174,7 +185,11 @@ def train(
     optimizer = torch.optim.Adam(parameter_groups(model, settings.lr), lr=settings.lr, fused=True)
     average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(settings.ema)) if settings.ema else None
     scored = average.module if average else model  # the weights that are validated and kept
-    progress, best_state = checkpoint.resume(checkpoints, model, optimizer, average) if resume else (Progress(), None)
+    progress, best_state = Progress(), None
+    if resume:
+        progress, best_state = checkpoint.resume(checkpoints, model, optimizer, average)
+        batches_per_epoch = math.ceil(len(train_data) / settings.batch_size)  # as bucket_batches makes them
+        _check_resumed(progress, settings, batches_per_epoch, val_data is not None, checkpoints.directory)
 
     def save_checkpoint() -> None:
         checkpoint.save(checkpoints, progress, model, optimizer, average, best_state)
@@ -195,10 +210,12 @@ def train(
             with bar:
                 while progress.batch < len(batches):
                     idx = batches[progress.batch]
-                    step = _train_step(model, optimizer, train_data, train_targets, idx, class_weights, settings)
+                    try:
+                        step = _train_step(model, optimizer, train_data, train_targets, idx, class_weights, settings)
+                    except _NotFinite as problem:
+                        where = f"epoch {progress.epoch}, batch {progress.batch + 1} of {len(batches)}"
+                        raise TrainingDiverged(_divergence(where, str(problem), settings, checkpoints)) from None
                     loss, weight, correct = step
-                    if not math.isfinite(loss):
-                        raise TrainingDiverged(_divergence(progress, len(batches), loss, settings, checkpoints))
                     if average:
                         average.update_parameters(model)
                     progress.batch += 1
@@ -248,6 +265,22 @@ def train(
     return progress.history
 
 
+def _check_resumed(progress: Progress, settings: TrainSettings, batches: int, validated: bool, where) -> None:
+    """Refuse a checkpoint whose position cannot belong to this run (it was altered)."""
+    scores = 2 if settings.monitor == "accuracy" else 1  # the length of validation_score()
+    ok = (
+        progress.epoch <= settings.epochs
+        and progress.batch <= batches
+        and (progress.batch == 0 or (progress.sums[1] > 0 and progress.sums[3] > 0))
+        and progress.stale < settings.patience
+        and all(({"val_loss", "val_accuracy"} <= set(r)) == validated for r in progress.history)
+        and (progress.best_score is None) == (not validated or not progress.history)
+        and (progress.best_score is None or len(progress.best_score) == scores)
+    )
+    if not ok:
+        raise CheckpointError(f"{where}/{checkpoint.META_FILE}: its progress does not fit this run (altered?)")
+
+
 def _train_step(
     model: RNNClassifier,
     optimizer: torch.optim.Optimizer,
@@ -259,7 +292,8 @@ def _train_step(
 ) -> tuple[float, float, int]:
     """One optimizer step on the batch ``idx``: (summed item loss, summed weight, correct predictions).
 
-    A loss that is not finite is returned before it reaches the gradients, weights left as they were.
+    Raises :class:`_NotFinite` when the loss or the gradient norm is NaN or infinite, before the
+    optimizer touches the weights.
     """
     ids, lengths = collate(data, idx, model.padding)
     y = torch.from_numpy(targets[idx])
@@ -267,24 +301,25 @@ def _train_step(
     batch_loss, batch_weight = weighted_loss(logits, y, class_weights)
     loss = float(batch_loss.detach())
     if not math.isfinite(loss):
-        return loss, 0.0, 0
+        raise _NotFinite(f"the loss is {loss}")
     optimizer.zero_grad(set_to_none=True)
     (batch_loss / batch_weight).backward()
-    if settings.clip_norm:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)
+    # Without clipping, an infinite bound measures the norm and leaves the gradients as they are.
+    norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm or math.inf))
+    if not math.isfinite(norm):
+        raise _NotFinite(f"the gradient norm is {norm}")
     optimizer.step()
     return loss, float(batch_weight), int((probabilities(logits.detach()).argmax(1) == y).sum())
 
 
-def _divergence(progress: Progress, batches: int, loss: float, settings: TrainSettings, checkpoints) -> str:
-    where = f"the training loss became {loss} at epoch {progress.epoch}, batch {progress.batch + 1} of {batches}"
+def _divergence(where: str, problem: str, settings: TrainSettings, checkpoints: Checkpoints | None) -> str:
     fix = f"lower lr (now {settings.lr:g})" + (
         f" or clip_norm (now {settings.clip_norm:g})" if settings.clip_norm else " or set clip_norm"
     )
     kept = ""
     if checkpoints is not None and (checkpoints.directory / checkpoint.META_FILE).is_file():
-        kept = f"; the last good checkpoint is in {checkpoints.directory}"
-    return f"{where}: {fix}{kept}"
+        kept = f"; the last good state is in {checkpoints.directory}: resume from it with a lower lr"
+    return f"training diverged at {where} ({problem}): {fix}{kept}"
 
 
 def _format_epoch(record: dict, epochs: int) -> str:
