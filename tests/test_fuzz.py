@@ -182,3 +182,29 @@ def test_checkpoint_loading_accepts_or_refuses_any_bytes_with_a_checkpoint_error
         torch.set_rng_state(rng_state)
 
     check()
+
+
+def test_resuming_from_a_checkpoint_with_any_json_value_in_its_progress_ends_in_an_rnnkit_error(scratch):
+    """Well-formed checkpoint.json whose progress or optimizer fields hold anything: training either
+    resumes or refuses with an RnnkitError, however deep inside the loop the value is used."""
+    texts, labels = make_corpus(60)
+    params = {**SMALL, "epochs": 2, "ngram_buckets": 64}
+    where = scratch / "checkpoint-to-alter"
+    TextClassifier(**{**params, "epochs": 1}).fit(texts, labels, checkpoint_dir=where, checkpoint_every=0.0)
+    meta = json.loads((where / checkpoint.META_FILE).read_text())
+    meta["identity"]["params"]["epochs"] = 2  # saved by a one-epoch run, resumed by a two-epoch one
+    fields = [("progress", k) for k in meta["progress"]] + [("optimizer", k) for k in meta["optimizer"]]
+    altered = scratch / "checkpoint-altered"
+    shutil.copytree(where, altered)
+
+    @settings(max_examples=60, deadline=None)
+    @given(field=st.sampled_from(fields), value=json_values)
+    def check(field, value) -> None:
+        data = json.loads(json.dumps(meta))
+        data[field[0]][field[1]] = value
+        (altered / checkpoint.META_FILE).write_text(json.dumps(data))
+        rng_state = torch.get_rng_state()
+        _refused_cleanly(lambda: TextClassifier(**params).fit(texts, labels, checkpoint_dir=altered, resume=True))
+        torch.set_rng_state(rng_state)
+
+    check()
