@@ -176,9 +176,9 @@ def train(
     better than the weights of any single step of noisy mini-batch training.
 
     With ``checkpoints``, the state is saved there every ``checkpoints.every_seconds`` and when
-    Ctrl-C stops the run (:class:`TrainingInterrupted`, after the current batch); ``resume``
-    continues from the checkpoint found there. A NaN or infinite loss raises
-    :class:`TrainingDiverged` before it reaches the weights; the last checkpoint stays as it was.
+    Ctrl-C or SIGTERM stops the run (:class:`TrainingInterrupted`, after the current batch);
+    ``resume`` continues from the checkpoint found there. A NaN or infinite loss or gradient norm
+    raises :class:`TrainingDiverged` before the step reaches the weights; the last checkpoint stays.
     """
     rng = np.random.default_rng(settings.seed)
     # fused: one pass over each parameter per step instead of a dozen (the embedding alone is millions).
