@@ -63,3 +63,30 @@ def test_ranks_by_frequency_then_first_appearance_and_applies_min_freq():
 def test_unknown_truncating_side_is_refused():
     with pytest.raises(ConfigError, match="truncating must be 'pre' or 'post', got 'middle'"):
         truncate(np.zeros(1, np.int32), np.array([1]), 1, "middle")
+
+
+@pytest.mark.parametrize("truncating", ["pre", "post"])
+def test_a_huge_text_is_cut_before_tokenizing_and_encodes_as_if_it_were_not(monkeypatch, truncating):
+    pipeline = TextPipeline()
+    vocab = Vocab.build([["good", "bad", "film"]], min_freq=1)
+    huge = " ".join(f"good film {i} bad <br /> film" for i in range(300_000))  # 9.4 MB
+    tokenized = []
+    original = batching.index_texts
+
+    def spy(texts, pipe):
+        tokenized.extend(len(t) for t in texts)
+        return original(texts, pipe)
+
+    monkeypatch.setattr(batching, "index_texts", spy)
+    encoded = encode_texts([huge, "good film"], pipeline, vocab, max_length=20, truncating=truncating)
+    assert tokenized == [20 * batching.CHARS_PER_KEPT_TOKEN, len("good film")]
+    assert [encoded[0].tolist(), encoded[1].tolist()] == reference([huge, "good film"], pipeline, vocab, 20, truncating)
+
+
+def test_clip_characters_keeps_the_side_that_truncation_keeps():
+    texts = ["short", "x" * 10 + "END"]
+    assert batching.clip_characters(texts, 1, "pre") is texts  # nothing to cut: no copy
+    limit = batching.CHARS_PER_KEPT_TOKEN
+    assert batching.clip_characters(["a" * (limit + 5) + "END"], 1, "pre") == ["a" * (limit - 3) + "END"]
+    assert batching.clip_characters(["START" + "a" * limit], 1, "post") == ["START" + "a" * (limit - 5)]
+    assert batching.clip_characters(texts, None, "pre") is texts

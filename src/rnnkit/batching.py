@@ -20,6 +20,10 @@ from rnnkit.text import UNK_ID, TextPipeline, Vocab, index_tokens, pad_sequences
 
 # Below this many characters, a second process costs more to start than it saves.
 PARALLEL_MIN_CHARS = 2_000_000
+# Before tokenizing, a text is cut to this many characters per token it may keep: far more than real
+# tokens need (the kept tokens are the same), while a text of hundreds of megabytes costs no more
+# time or memory than one of a few hundred kilobytes.
+CHARS_PER_KEPT_TOKEN = 1000
 # Items are sorted by length inside pools of this many batches: batches hold similar lengths
 # (little padding) while the order of the pools and of the batches stays random.
 POOL_BATCHES = 50
@@ -97,7 +101,19 @@ def encode_texts(
 ) -> Ragged:
     """Texts -> ragged ids: tokenized by ``pipeline``, mapped by ``vocab``, truncated to ``max_length``
     (``"pre"`` keeps the end of the text). A text with no tokens becomes a single ``<unk>``."""
-    return encode_indexed(*index_texts(texts, pipeline), vocab, max_length, truncating)
+    clipped = clip_characters(texts, max_length, truncating)
+    return encode_indexed(*index_texts(clipped, pipeline), vocab, max_length, truncating)
+
+
+def clip_characters(texts: Sequence[str], max_length: int | None, truncating: str = "pre") -> Sequence[str]:
+    """Texts longer than ``max_length * CHARS_PER_KEPT_TOKEN`` characters cut to that, on the side
+    that truncation drops (``"pre"`` keeps the end), so tokenizing them stays bounded."""
+    if max_length is None:
+        return texts
+    limit = max_length * CHARS_PER_KEPT_TOKEN
+    if all(len(text) <= limit for text in texts):
+        return texts
+    return [text if len(text) <= limit else text[-limit:] if truncating == "pre" else text[:limit] for text in texts]
 
 
 def truncate(ids: np.ndarray, lengths: np.ndarray, max_length: int | None, truncating: str) -> Ragged:

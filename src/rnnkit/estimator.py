@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
-from rnnkit.batching import encode_indexed, encode_texts, index_texts
+from rnnkit.batching import clip_characters, encode_indexed, encode_texts, index_texts
 from rnnkit.checkpoint import Checkpoints
 from rnnkit.config import validate_params
 from rnnkit.datasets import stratified_split
@@ -141,7 +141,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             texts, labels, val_texts, val_labels = holdout(texts, labels, params["val_fraction"], params["seed"])
 
         pipeline, cut = make_pipeline(params), (params["max_length"], params["truncating"])
-        types, flat, lengths = index_texts(texts, pipeline)
+        types, flat, lengths = index_texts(clip_characters(texts, *cut), pipeline)
         counts = np.bincount(flat, minlength=len(types))
         vocab = Vocab.from_counts(types, counts, num_words=params["num_words"], min_freq=params["min_freq"])
         if params["token_encoding"] == "onehot" and len(vocab) > ONEHOT_MAX_VOCAB:
