@@ -239,7 +239,7 @@ CORRUPT_CHECKPOINTS = {
     ),
     "batch beyond the epoch": (
         lambda p: _edit_meta(p, lambda m: m["progress"].update(batch=999)),
-        "its progress does not fit this run (altered?)",
+        "its batch is past the end of the epoch (altered?)",
     ),
     "epoch beyond the run": (
         lambda p: _edit_meta(p, lambda m: m["progress"].update(epoch=99, history=_history_of(98))),

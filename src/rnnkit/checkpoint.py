@@ -83,7 +83,7 @@ def save(
         "optimizer": {"states": sorted(optimizer_state), "lr": [g["lr"] for g in optimizer.param_groups]},
         "has_best": best_state is not None,
     }
-    contiguous = {k: v.detach().contiguous().clone() for k, v in tensors.items()}
+    contiguous = {k: v.detach().contiguous() for k, v in tensors.items()}
     files = {META_FILE: (json.dumps(meta, indent=1) + "\n").encode(), STATE_FILE: safetensors.torch.save(contiguous)}
     write_directory(where.directory, files)
 

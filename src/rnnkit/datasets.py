@@ -105,7 +105,11 @@ def check_encoding(encoding: str) -> None:
 
 def _python_encoding(encoding: str) -> str:
     """UTF-8 is read as utf-8-sig, so a byte order mark (Excel writes one) is not taken for text."""
-    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    return "utf-8-sig" if _is_utf8(encoding) else encoding
+
+
+def _is_utf8(encoding: str) -> bool:
+    return codecs.lookup(encoding).name == "utf-8"
 
 
 def _raw(path: Path) -> io.BufferedIOBase:
@@ -135,8 +139,8 @@ def reading(path: Path, encoding: str = "utf-8") -> Iterator[None]:
     except UnicodeDecodeError as exc:
         where = first_invalid_byte(path, encoding)
         at = f" at byte {where}" + (" of the uncompressed data" if path.suffix.lower() == ".gz" else "")
-        name = "UTF-8" if codecs.lookup(encoding).name == "utf-8" else encoding
-        hint = "; if the file is in another encoding, name it (--encoding, e.g. cp1252)" if name == "UTF-8" else ""
+        name = "UTF-8" if _is_utf8(encoding) else encoding
+        hint = "; if the file is in another encoding, name it (--encoding, e.g. cp1252)" if _is_utf8(encoding) else ""
         raise DataError(f"{path}: not valid {name} ({exc.reason}{at if where is not None else ''}){hint}") from None
     except (OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None

@@ -188,8 +188,7 @@ def train(
     progress, best_state = Progress(), None
     if resume:
         progress, best_state = checkpoint.resume(checkpoints, model, optimizer, average)
-        batches_per_epoch = math.ceil(len(train_data) / settings.batch_size)  # as bucket_batches makes them
-        _check_resumed(progress, settings, batches_per_epoch, val_data is not None, checkpoints.directory)
+        _check_resumed(progress, settings, val_data is not None, checkpoints.directory)
 
     def save_checkpoint() -> None:
         checkpoint.save(checkpoints, progress, model, optimizer, average, best_state)
@@ -204,6 +203,8 @@ def train(
                 progress.epoch_rng = rng.bit_generator.state
             rng.bit_generator.state = progress.epoch_rng  # a resumed epoch replays the same batches
             batches = bucket_batches(train_data.lengths, settings.batch_size, rng)
+            if progress.batch > len(batches):  # only a resumed epoch starts past batch 0
+                raise CheckpointError(f"{checkpoints.directory}: its batch is past the end of the epoch (altered?)")
             sums = progress.sums
             bar = tqdm(total=len(batches), initial=progress.batch, disable=not show_bar, leave=False)
             bar.set_description(f"epoch {progress.epoch}/{settings.epochs}")
@@ -265,12 +266,12 @@ def train(
     return progress.history
 
 
-def _check_resumed(progress: Progress, settings: TrainSettings, batches: int, validated: bool, where) -> None:
-    """Refuse a checkpoint whose position cannot belong to this run (it was altered)."""
+def _check_resumed(progress: Progress, settings: TrainSettings, validated: bool, where) -> None:
+    """Refuse a checkpoint whose position cannot belong to this run (it was altered); the batch is
+    checked against the epoch's batches once they are drawn."""
     scores = 2 if settings.monitor == "accuracy" else 1  # the length of validation_score()
     ok = (
         progress.epoch <= settings.epochs
-        and progress.batch <= batches
         and (progress.batch == 0 or (progress.sums[1] > 0 and progress.sums[3] > 0))
         and progress.stale < settings.patience
         and all(({"val_loss", "val_accuracy"} <= set(r)) == validated for r in progress.history)
