@@ -131,7 +131,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("zero --embedding-dim", ["train", "{d}/good.csv", "--embedding-dim=0"], E + "embedding_dim must be an integer >= 1; got 0"),
     ("zero --batch-size", ["train", "{d}/good.csv", "--batch-size=0"], E + "batch_size must be an integer >= 1; got 0"),
     ("negative --max-length", ["train", "{d}/good.csv", "--max-length=-5"], E + "max_length must be an integer >= 1 or None; got -5"),
-    ("zero --epochs", ["train", "{d}/good.csv", "--epochs=0"], E + "epochs must be an integer >= 1; got 0"),
+    ("zero --epochs", ["train", "{d}/good.csv", "--epochs=0"], E + "epochs must be an integer >= 1 or None (auto); got 0"),
     ("--num-words below the specials", ["train", "{d}/good.csv", "--num-words=2"], E + "num_words must be an integer >= 5 or None; got 2"),
     ("unknown --cell", ["train", "{d}/good.csv", "--cell=transformer"], "rnnkit train: error: argument --cell: invalid choice: 'transformer' (choose from 'rnn', 'lstm', 'gru') (see --help)"),
     ("unknown --pooling", ["train", "{d}/good.csv", "--pooling=sum"], "rnnkit train: error: argument --pooling: invalid choice: 'sum' (choose from 'last', 'max', 'mean', 'attention') (see --help)"),
@@ -150,7 +150,7 @@ CASES: list[tuple[str, list[str], str]] = [
     # model directories
     ("missing model", ["evaluate", "{d}/nomodel", "{d}/good.csv"], E + "{d}/nomodel: no such model directory"),
     ("incomplete model", ["evaluate", "{d}/model_incomplete", "{d}/good.csv"], E + "{d}/model_incomplete: incomplete model directory, missing model.safetensors"),
-    ("model from a newer rnnkit", ["evaluate", "{d}/model_newer", "{d}/good.csv"], E + "{d}/model_newer: written by rnnkit 9.0.0 (bundle format 2); this rnnkit " + __version__ + " reads format 1: upgrade rnnkit"),
+    ("model from a newer rnnkit", ["evaluate", "{d}/model_newer", "{d}/good.csv"], E + "{d}/model_newer: written by rnnkit 9.0.0 (bundle format " + str(FORMAT_VERSION + 1) + "); this rnnkit " + __version__ + " reads format " + str(FORMAT_VERSION) + ": upgrade rnnkit"),
     ("model config not JSON", ["predict", "{d}/model_bad_config", "text"], E + "{d}/model_bad_config/config.json: not readable JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"),
     ("weights of another shape", ["predict", "{d}/model_wrong_weights", "text"], E + "{d}/model_wrong_weights/model.safetensors: tensor head.weight is (1, 3) F32, config.json needs (1, 16) F32"),
     ("an extra tensor", ["predict", "{d}/model_extra_tensor", "text"], E + "{d}/model_extra_tensor/model.safetensors: tensors do not match config.json; unexpected evil"),

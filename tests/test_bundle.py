@@ -40,6 +40,7 @@ def test_bundle_holds_every_file_and_the_settings(bundle, fitted):
         "history.json",
         "labels.json",
         "learning_curves.png",
+        "linear.safetensors",
         "model.safetensors",
         "vocab.json",
     ]
@@ -106,10 +107,14 @@ def _edit(bundle, name, data):
     (bundle / name).write_text(json.dumps(data))
 
 
-def _retensor(bundle, change):
-    tensors = safetensors.torch.load_file(str(bundle / "model.safetensors"))
+def _retensor(bundle, change, name="model.safetensors"):
+    tensors = safetensors.torch.load_file(str(bundle / name))
     change(tensors)
-    safetensors.torch.save_file(tensors, str(bundle / "model.safetensors"))
+    safetensors.torch.save_file(tensors, str(bundle / name))
+
+
+def _relinear(bundle, name, change):
+    _retensor(bundle, lambda t: t.update({name: change(t[name])}), "linear.safetensors")
 
 
 CORRUPTIONS = {
@@ -155,6 +160,34 @@ CORRUPTIONS = {
     "wrong shape": (
         lambda b: _retensor(b, lambda t: t.update({"head.bias": torch.zeros(3)})),
         "tensor head.bias is (3,) F32, config.json needs (1,) F32",
+    ),
+    "missing linear models": (
+        lambda b: (b / "linear.safetensors").unlink(),
+        "incomplete model directory, missing linear.safetensors",
+    ),
+    "linear feature count mismatch": (
+        lambda b: _edit_config(b, linear_features=3),
+        "linear.safetensors: tensor columns is",
+    ),
+    "linear feature count not a number": (
+        lambda b: _edit_config(b, linear_features="many"),
+        "config.json: linear_features must be an integer in [0, 4194304]",
+    ),
+    "linear columns out of order": (
+        lambda b: _relinear(b, "columns", lambda c: c.flip(0).contiguous()),
+        "linear.safetensors: columns must be distinct increasing bucket ids in [0, 4194304)",
+    ),
+    "linear columns out of range": (
+        lambda b: _relinear(b, "columns", lambda c: c + 2**40),
+        "linear.safetensors: columns must be distinct increasing bucket ids",
+    ),
+    "linear weights not finite": (
+        lambda b: _relinear(b, "tfidf_coef", lambda w: w * float("nan")),
+        "linear.safetensors: tfidf_coef holds NaN or infinite values",
+    ),
+    "negative blend weights": (
+        lambda b: _relinear(b, "blend", lambda w: -w),
+        "linear.safetensors: bad blend weights",
     ),
 }
 
@@ -212,3 +245,23 @@ def test_a_bundle_from_rnnkit_0_1_with_the_old_encoding_name_still_loads(bundle,
     params["encoding"] = params.pop("token_encoding")
     _edit_config(bundle, params=params)
     assert load_model(bundle).params_["token_encoding"] == "embedding"
+
+
+def test_a_bundle_of_format_1_loads_as_the_recurrent_model_alone(tmp_path):
+    texts, labels = make_corpus(120)
+    plain = TextClassifier(**{**SMALL, "epochs": 2, "linear": False}).fit(texts, labels)
+    bundle = plain.save(tmp_path / "model")
+    params = json.loads((bundle / "config.json").read_text())["params"]
+    del params["linear"]
+    _edit_config(bundle, format_version=1, params=params)
+    loaded = load_model(bundle)
+    assert loaded.params_["linear"] is False and loaded.linear_ is None
+    assert np.array_equal(loaded.predict_proba(PROBE), plain.predict_proba(PROBE))
+
+
+def test_the_blend_is_saved_and_used_after_loading(bundle, fitted):
+    loaded = load_model(bundle)
+    assert np.array_equal(loaded.blend_weights_, fitted.blend_weights_)
+    alone = loaded.predict_proba(PROBE)
+    loaded.linear_ = None  # the recurrent model alone gives other probabilities
+    assert not np.allclose(loaded.predict_proba(PROBE), alone)

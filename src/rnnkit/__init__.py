@@ -2,7 +2,7 @@
 
 import os
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # A training or prediction batch allocates tensors of tens of MB at every step; with 4 KiB pages each
 # costs thousands of page faults, a third of a step on a 2-core machine. PyTorch's own switch

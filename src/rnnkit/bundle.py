@@ -1,7 +1,8 @@
 """The model bundle: one directory holding everything prediction needs, and nothing executable.
 
 ``config.json`` (every setting and the rnnkit version), ``vocab.json``, ``labels.json``,
-``model.safetensors`` (weights; never pickle), ``history.json`` and ``learning_curves.png``; when
+``model.safetensors`` (weights; never pickle), ``linear.safetensors`` (the linear models and the
+blend weights, when the classifier has them), ``history.json`` and ``learning_curves.png``; when
 metrics are given, ``metrics.json`` and one confusion-matrix PNG per evaluated split. The directory
 is written under a temporary name and renamed into place when complete.
 """
@@ -19,15 +20,28 @@ from rnnkit import __version__, plots
 from rnnkit.atomic import write_directory
 from rnnkit.config import validate_params
 from rnnkit.errors import BundleError, ConfigError
+from rnnkit.linear import BUCKETS, PARTS, LinearModels
 from rnnkit.tensorfile import read_tensors
 from rnnkit.text import Vocab
 
 FORMAT = "rnnkit-text-classifier"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the linear models (rnnkit 0.3); format 1 bundles load as classifiers without them
 REQUIRED_FILES = ("config.json", "vocab.json", "labels.json", "model.safetensors")
+LINEAR_FILE = "linear.safetensors"
+BLEND = "blend"  # the tensor of linear.safetensors holding the blend weights (TF-IDF, NB, RNN)
 # Everything config.json may hold; anything else is refused (a bundle is data, checked field by field).
 CONFIG_KEYS = frozenset(
-    ("format", "format_version", "rnnkit_version", "params", "vocab_size", "num_classes", "epochs", "train_seconds")
+    (
+        "format",
+        "format_version",
+        "rnnkit_version",
+        "params",
+        "vocab_size",
+        "num_classes",
+        "linear_features",
+        "epochs",
+        "train_seconds",
+    )
 )
 
 
@@ -76,6 +90,11 @@ def save_bundle(clf, path: Path, metrics: dict | None = None) -> Path:
         "history.json": _json_bytes(clf.history_),
         "learning_curves.png": plots.learning_curves(clf.history_),
     }
+    if clf.linear_ is not None:
+        config["linear_features"] = len(clf.linear_.columns)
+        files["config.json"] = _json_bytes(config)
+        tensors = {**clf.linear_.tensors(), BLEND: torch.from_numpy(clf.blend_weights_)}
+        files[LINEAR_FILE] = safetensors.torch.save(tensors)
     if metrics is not None:
         files["metrics.json"] = _json_bytes(metrics)
         for split, report in metrics.items():
@@ -124,11 +143,31 @@ def load_model(path: str | Path):
     clf.model_ = make_model(params, len(clf.vocab_), len(clf.classes_))
     clf.model_.load_state_dict(tensors)
     clf.model_.eval()
+    clf.linear_, clf.blend_weights_ = _load_linear(path, config, params) if params["linear"] else (None, None)
     history = _read_json(path / "history.json") if (path / "history.json").is_file() else []
     clf.history_ = history if _is_history(history) else []
     seconds = config.get("train_seconds")
     clf.train_seconds_ = float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else 0.0
     return clf
+
+
+def _load_linear(path: Path, config: dict, params: dict) -> tuple[LinearModels, np.ndarray]:
+    """The linear models and blend weights, checked against config.json before and after reading."""
+    features = config.get("linear_features")
+    if not isinstance(features, int) or isinstance(features, bool) or not 0 <= features <= BUCKETS:
+        raise BundleError(f"{path}/config.json: linear_features must be an integer in [0, {BUCKETS}]")
+    if not (path / LINEAR_FILE).is_file():
+        raise BundleError(f"{path}: incomplete model directory, missing {LINEAR_FILE}")
+    expected = LinearModels.expected_tensors(features, config["num_classes"])
+    with torch.device("meta"):
+        expected[BLEND] = torch.empty(len(PARTS) + 1)
+    tensors = read_tensors(path / LINEAR_FILE, expected, BundleError, "config.json")
+    weights = tensors.pop(BLEND).numpy()
+    linear = LinearModels.from_tensors(tensors)
+    problem = linear.check() or (None if np.isfinite(weights).all() and (weights >= 0).all() else "bad blend weights")
+    if problem:
+        raise BundleError(f"{path}/{LINEAR_FILE}: {problem}")
+    return linear, weights
 
 
 def _is_history(history: object) -> bool:
@@ -154,6 +193,8 @@ def _check_config(config: object, path: Path, known: set[str]) -> dict:
     if isinstance(params, dict) and "encoding" in params and "token_encoding" not in params:
         # rnnkit 0.1 bundles named it "encoding", a name --encoding (the files' text encoding) now has.
         params["token_encoding"] = params.pop("encoding")
+    if isinstance(params, dict) and version < 2 and "linear" not in params:
+        params["linear"] = False  # before format 2, the classifier was the recurrent model alone
     if not isinstance(params, dict) or set(params) != known:
         given = set(params) if isinstance(params, dict) else set()
         problem = sorted(given - known) or sorted(known - given)

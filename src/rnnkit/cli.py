@@ -38,6 +38,7 @@ MODEL_OPTIONS = {
     "dropout": "dropout on embeddings, between layers and before the output layer, in [0, 1)",
     "pooling": "how the sequence is summarised: last state, max, mean or attention (true lengths only)",
     "ngram_buckets": "add a linear model over words and this many hashed word-pair buckets (0: off)",
+    "linear": "blend the RNN with TF-IDF and NB logistic regressions over word n-grams, weighted on validation",
     "tokenizer": "word (words and punctuation) or char",
     "lowercase": "lowercase texts before tokenizing",
     "stopwords": "remove common English function words",
@@ -47,12 +48,12 @@ MODEL_OPTIONS = {
     "padding": "where batches are padded: pre or post (results are the same; post is faster)",
     "truncating": "which end of a long text is cut: pre keeps the end, post keeps the start",
     "batch_size": "texts per training batch",
-    "epochs": "maximum number of epochs",
+    "epochs": "maximum number of epochs ('auto': 10, or more to make at least 3,000 updates on small data)",
     "lr": "Adam learning rate",
     "lr_decay": "multiply the learning rate by this after every epoch (1 keeps it constant)",
     "ema": "validate and keep a moving average of the weights, with this decay per step (0: the raw weights)",
     "clip_norm": "clip the gradient norm to this ('none' to disable)",
-    "patience": "stop after this many epochs without a better validation score",
+    "patience": "stop after this many epochs without a better validation score ('auto': a fifth of the epochs, >= 2)",
     "monitor": "validation score for early stopping and for the epoch kept: accuracy (ties: lower loss) or loss",
     "class_weight": "none, or balanced to weight classes inversely to their frequency",
     "val_fraction": "fraction of the training data held out for validation when --val is not given",
@@ -68,9 +69,13 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _nullable(kind):
+# Options whose None is spelled 'auto' (chosen from the data) rather than 'none' (no limit).
+AUTO_OPTIONS = ("epochs", "patience")
+
+
+def _nullable(kind, spelled: str = "none"):
     def parse(text: str):
-        return None if text.lower() == "none" else kind(text)
+        return None if text.lower() == spelled else kind(text)
 
     parse.__name__ = kind.__name__
     return parse
@@ -83,7 +88,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     for name, help_text in MODEL_OPTIONS.items():
         default = defaults[name]
         flag = "--" + name.replace("_", "-")
-        text = f"{help_text} (default: {'none' if default is None else default})"
+        shown = default if default is not None else "auto" if name in AUTO_OPTIONS else "none"
+        text = f"{help_text} (default: {shown})"
         if isinstance(default, bool):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
         elif name in CHOICES:
@@ -91,6 +97,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, choices=choices, default=default or "none", help=text)
         elif name in ("num_words", "max_length"):
             group.add_argument(flag, type=_nullable(int), default=default, help=text)
+        elif name in AUTO_OPTIONS:
+            group.add_argument(flag, type=_nullable(int, "auto"), default=default, help=text)
         elif name == "clip_norm":
             group.add_argument(flag, type=_nullable(float), default=default, help=text)
         else:

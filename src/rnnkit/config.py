@@ -22,7 +22,9 @@ CHOICES = {
     "class_weight": (None, "balanced"),
     "monitor": MONITORS,
 }
-BOOLEANS = ("bidirectional", "lowercase", "stopwords", "verbose")
+BOOLEANS = ("bidirectional", "linear", "lowercase", "stopwords", "verbose")
+# name -> (smallest allowed value, whether None is allowed); for these None means "chosen from the data"
+AUTO = ("epochs", "patience")
 # name -> (smallest allowed value, whether None is allowed)
 POSITIVE_INTS = {
     "num_layers": (1, False),
@@ -32,8 +34,8 @@ POSITIVE_INTS = {
     "min_freq": (1, False),
     "max_length": (1, True),
     "batch_size": (1, False),
-    "epochs": (1, False),
-    "patience": (1, False),
+    "epochs": (1, True),
+    "patience": (1, True),
     "seed": (0, False),
     "ngram_buckets": (0, False),
 }
@@ -61,7 +63,8 @@ def validate_params(params: dict) -> None:
         if value is None and nullable:
             continue
         if not _is_int(value) or value < low:
-            raise ConfigError(f"{name} must be an integer >= {low}{' or None' if nullable else ''}; got {value!r}")
+            none = " or None (auto)" if name in AUTO else " or None" if nullable else ""
+            raise ConfigError(f"{name} must be an integer >= {low}{none}; got {value!r}")
     if not _is_number(params["dropout"]) or not 0 <= params["dropout"] < 1:
         raise ConfigError(f"dropout must be a number in [0, 1); got {params['dropout']!r}")
     if not _is_number(params["lr"]) or not params["lr"] > 0:

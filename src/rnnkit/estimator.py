@@ -20,14 +20,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
-from rnnkit.batching import clip_characters, encode_indexed, encode_texts, index_texts
+from rnnkit.batching import Ragged, clip_characters, encode_indexed, index_texts
 from rnnkit.checkpoint import Checkpoints
 from rnnkit.config import validate_params
 from rnnkit.datasets import stratified_split
 from rnnkit.errors import ConfigError, DataError
+from rnnkit.linear import PARTS, LinearModels, blend, fit_blend
 from rnnkit.models import RNNClassifier
 from rnnkit.text import TextPipeline, Vocab
-from rnnkit.training import TrainSettings, predict_proba, train
+from rnnkit.training import TrainSettings, predict_proba, schedule, train
 
 
 class TextClassifier(ClassifierMixin, BaseEstimator):
@@ -48,7 +49,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         token_encoding: str = "embedding",
         dropout: float = 0.3,
         pooling: str = "max",
-        ngram_buckets: int = 2**21,
+        ngram_buckets: int = 0,
+        linear: bool = True,
         tokenizer: str = "word",
         lowercase: bool = True,
         stopwords: bool = False,
@@ -58,12 +60,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         padding: str = "post",
         truncating: str = "pre",
         batch_size: int = 64,
-        epochs: int = 10,
+        epochs: int | None = None,
         lr: float = 2e-3,
         lr_decay: float = 1.0,
         ema: float = 0.0,
         clip_norm: float | None = 1.0,
-        patience: int = 2,
+        patience: int | None = None,
         monitor: str = "accuracy",
         class_weight: str | None = None,
         val_fraction: float = 0.1,
@@ -79,6 +81,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.pooling = pooling
         self.ngram_buckets = ngram_buckets
+        self.linear = linear
         self.tokenizer = tokenizer
         self.lowercase = lowercase
         self.stopwords = stopwords
@@ -151,22 +154,24 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             )
         train_data = encode_indexed(types, flat, lengths, vocab, *cut)
         train_targets = class_indices(labels, classes, "the training data")
-        del types, flat, counts
-        val_data = val_targets = None
+        del counts
+        val_tokens = val_data = val_targets = None
         if len(val_texts):
-            val_data = encode_texts(val_texts, pipeline, vocab, *cut)
+            val_tokens = index_texts(clip_characters(val_texts, *cut), pipeline)
+            val_data = encode_indexed(*val_tokens, vocab, *cut)
             val_targets = class_indices(val_labels, classes, "the validation data")
 
         torch.manual_seed(params["seed"])
         model = make_model(params, len(vocab), len(classes))
+        epochs, patience = schedule(len(train_data), params["batch_size"], params["epochs"], params["patience"])
         settings = TrainSettings(
             batch_size=params["batch_size"],
-            epochs=params["epochs"],
+            epochs=epochs,
             lr=params["lr"],
             lr_decay=params["lr_decay"],
             ema=params["ema"],
             clip_norm=params["clip_norm"],
-            patience=params["patience"],
+            patience=patience,
             monitor=params["monitor"],
             seed=params["seed"],
             verbose=params["verbose"],
@@ -191,7 +196,18 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             checkpoints=checkpoints,
             resume=resume,
         )
+        linear = blend_weights = None
+        if params["linear"]:
+            linear_started = time.perf_counter()
+            linear = LinearModels.fit(types, flat, lengths, train_targets, len(classes), params["class_weight"])
+            blend_weights = np.full(len(PARTS) + 1, 1 / (len(PARTS) + 1), dtype=np.float32)
+            if val_data is not None:
+                parts = _parts(linear, model, val_tokens, val_data)
+                blend_weights = fit_blend(parts, val_targets, weights.numpy())
+                if params["verbose"]:
+                    print(_blend_summary(parts, blend_weights, val_targets, time.perf_counter() - linear_started))
         self.params_, self.classes_, self.vocab_, self.model_, self.history_ = params, classes, vocab, model, history
+        self.linear_, self.blend_weights_ = linear, blend_weights
         self.train_seconds_ = time.perf_counter() - started
         return self
 
@@ -202,9 +218,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         ``set_params`` has changed since.
         """
         check_is_fitted(self, "model_")
-        pipeline, p = make_pipeline(self.params_), self.params_
-        data = encode_texts(_check_texts(X), pipeline, self.vocab_, p["max_length"], p["truncating"])
-        return predict_proba(self.model_, data)
+        cut = (self.params_["max_length"], self.params_["truncating"])
+        tokens = index_texts(clip_characters(_check_texts(X), *cut), make_pipeline(self.params_))
+        data = encode_indexed(*tokens, self.vocab_, *cut)
+        if self.linear_ is None:
+            return predict_proba(self.model_, data)
+        return blend(_parts(self.linear_, self.model_, tokens, data), self.blend_weights_)
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
         """The most probable label of each text."""
@@ -217,6 +236,20 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
         check_is_fitted(self, "model_")
         return save_bundle(self, Path(path), metrics)
+
+
+def _parts(linear: LinearModels, model: RNNClassifier, tokens: tuple, data: Ragged) -> list[np.ndarray]:
+    """Log class probabilities ``(n, classes)`` of each part of the blend: TF-IDF, NB, then the RNN."""
+    rnn = predict_proba(model, data)
+    return [*linear.log_probas(*tokens), np.log(np.maximum(rnn, np.finfo(np.float32).tiny))]
+
+
+def _blend_summary(parts: list[np.ndarray], weights: np.ndarray, targets: np.ndarray, seconds: float) -> str:
+    accuracy = [float((p.argmax(1) == targets).mean()) for p in [*parts, blend(parts, weights)]]
+    names = [*PARTS, "rnn"]
+    alone = "  ".join(f"{name} {acc:.4f}" for name, acc in zip(names, accuracy, strict=False))
+    mix = " ".join(f"{name} {w:.2f}" for name, w in zip(names, weights, strict=True))
+    return f"linear models fitted ({seconds:.0f}s); val_acc {alone}; blend ({mix}) {accuracy[-1]:.4f}"
 
 
 # Beyond this, one-hot vectors cost more memory and time than an embedding would.
