@@ -252,7 +252,8 @@ def test_a_bundle_of_format_1_loads_as_the_recurrent_model_alone(tmp_path):
     plain = TextClassifier(**{**SMALL, "epochs": 2, "linear": False}).fit(texts, labels)
     bundle = plain.save(tmp_path / "model")
     params = json.loads((bundle / "config.json").read_text())["params"]
-    del params["linear"]
+    for name in ("linear", "embeddings", "freeze_embeddings"):
+        del params[name]
     _edit_config(bundle, format_version=1, params=params)
     loaded = load_model(bundle)
     assert loaded.params_["linear"] is False and loaded.linear_ is None

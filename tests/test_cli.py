@@ -34,7 +34,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_train_writes_a_complete_bundle_with_metrics(trained):
     _, out = trained
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == {"validation", "test", "train_seconds", "epochs", "best_epoch"}
+    assert set(metrics) == {"validation", "test", "train_seconds", "epochs", "best_epoch", "blend"}
+    assert set(metrics["blend"]["weights"]) == {"tfidf", "nb", "rnn"}
+    assert metrics["blend"]["validation_accuracy"]["blend"] == metrics["validation"]["accuracy"]
     assert 1 <= metrics["best_epoch"] <= metrics["epochs"]
     assert metrics["test"]["n"] == 60 and metrics["validation"]["n"] == 24
     assert metrics["test"]["accuracy"] >= 0.9

@@ -101,7 +101,7 @@ def bundle(scratch):
     return TextClassifier(**{**SMALL, "epochs": 1, "ngram_buckets": 64}).fit(texts, labels).save(scratch / "model")
 
 
-BUNDLE_FILES = ["config.json", "vocab.json", "labels.json", "model.safetensors", "history.json"]
+BUNDLE_FILES = ["config.json", "vocab.json", "labels.json", "model.safetensors", "linear.safetensors", "history.json"]
 
 
 @pytest.mark.parametrize("name", BUNDLE_FILES)

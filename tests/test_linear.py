@@ -15,9 +15,11 @@ from rnnkit.linear import (
     LinearModels,
     _log_count_ratio,
     blend,
+    column_lookup,
     count_matrix,
     fit_blend,
     ngram_buckets,
+    ngram_counts,
     token_hashes,
 )
 from rnnkit.text import TextPipeline
@@ -28,17 +30,18 @@ from .conftest import make_corpus
 PIPELINE = TextPipeline()
 
 
-def _brute_force_buckets(hashes: list[int], lengths: list[int], order: int) -> list[tuple[int, int]]:
-    """(text, bucket) pairs by a plain loop over each text's n-grams, hashing as documented."""
-    pairs, start = [], 0
-    for text, length in enumerate(lengths):
+def _brute_force_buckets(hashes: list[int], lengths: list[int], order: int) -> list[list[int]]:
+    """Each text's n-gram buckets by a plain loop, hashing as documented."""
+    texts, start = [], 0
+    for length in lengths:
+        texts.append([])
         for end in range(start + order - 1, start + length):
             h = order
             for token in hashes[end - order + 1 : end + 1]:
                 h = (h * 1_000_003 + token) % 2**64
-            pairs.append((text, h % BUCKETS))
+            texts[-1].append(h % BUCKETS)
         start += length
-    return pairs
+    return texts
 
 
 @pytest.mark.parametrize("order", [1, 2, 3])
@@ -46,9 +49,10 @@ def test_ngram_buckets_match_a_plain_loop_and_never_cross_texts(order):
     rng = np.random.default_rng(order)
     lengths = np.array([0, 1, 2, 5, 3])
     hashes = rng.integers(0, 2**32, size=lengths.sum()).astype(np.uint64)
-    texts, buckets = ngram_buckets(hashes, lengths, order)
+    per_text, buckets = ngram_buckets(hashes, lengths, order)
     expected = _brute_force_buckets([int(h) for h in hashes], lengths.tolist(), order)
-    assert list(zip(texts.tolist(), buckets.tolist(), strict=True)) == expected
+    assert per_text.tolist() == [len(t) for t in expected]
+    assert buckets.tolist() == [b for t in expected for b in t]
 
 
 def test_the_same_words_hash_the_same_in_any_corpus_and_unknown_words_still_count():
@@ -56,8 +60,9 @@ def test_the_same_words_hash_the_same_in_any_corpus_and_unknown_words_still_coun
     b = token_hashes(["zzz", "good"])
     assert a[0] == b[1] and a[2] == b[0] and a[0] != a[1]
     columns = np.unique(ngram_buckets(a, np.array([3]), 1)[1])
-    counts = count_matrix(token_hashes(["good", "never", "good"]), np.array([3]), (1,), columns).toarray()
-    assert counts.sum() == 2 and counts.max() == 2  # "good" twice; "never" has no column and is dropped
+    grams = ngram_buckets(token_hashes(["good", "never", "good"]), np.array([3]), 1)
+    counts = count_matrix(*grams, column_lookup(columns), len(columns)).toarray()
+    assert counts.shape == (1, 3) and counts.sum() == 2 and counts.max() == 2  # "never" has no column: dropped
 
 
 def _fit(texts, labels):
@@ -93,9 +98,7 @@ def test_log_count_ratio_is_the_hand_computed_one():
 def test_nb_model_scores_are_a_logistic_regression_on_ratio_scaled_binary_features():
     texts, labels = make_corpus(120)
     model, targets = _fit(texts, labels)
-    hashes = token_hashes(index_texts(texts, PIPELINE)[0])[index_texts(texts, PIPELINE)[1]]
-    lengths = index_texts(texts, PIPELINE)[2]
-    binary = count_matrix(hashes, lengths, (1, 2, 3), model.columns).sign()
+    binary = ngram_counts(*index_texts(texts, PIPELINE), model.columns)[1].sign()
     ratio = _log_count_ratio(binary, targets == 1)
     reference = LogisticRegression(C=1.0, solver="liblinear").fit(binary.multiply(ratio).tocsr(), targets)
     got = model.log_probas(*index_texts(texts, PIPELINE))[1]

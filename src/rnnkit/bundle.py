@@ -193,8 +193,10 @@ def _check_config(config: object, path: Path, known: set[str]) -> dict:
     if isinstance(params, dict) and "encoding" in params and "token_encoding" not in params:
         # rnnkit 0.1 bundles named it "encoding", a name --encoding (the files' text encoding) now has.
         params["token_encoding"] = params.pop("encoding")
-    if isinstance(params, dict) and version < 2 and "linear" not in params:
-        params["linear"] = False  # before format 2, the classifier was the recurrent model alone
+    if isinstance(params, dict) and version < 2:
+        # Before format 2 the classifier was the recurrent model alone, without pretrained vectors.
+        for name, value in {"linear": False, "embeddings": None, "freeze_embeddings": False}.items():
+            params.setdefault(name, value)
     if not isinstance(params, dict) or set(params) != known:
         given = set(params) if isinstance(params, dict) else set()
         problem = sorted(given - known) or sorted(known - given)

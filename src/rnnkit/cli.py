@@ -23,7 +23,7 @@ from rnnkit.baseline import run_baselines
 from rnnkit.bundle import check_output_directory, load_model
 from rnnkit.config import CHOICES, validate_params
 from rnnkit.errors import ConfigError, RnnkitError, TrainingInterrupted
-from rnnkit.estimator import TextClassifier, check_classes, check_known_labels, holdout
+from rnnkit.estimator import TextClassifier, check_classes, check_embeddings_file, check_known_labels, holdout
 from rnnkit.metrics import classification_report, format_report
 from rnnkit.training import validation_score
 
@@ -34,6 +34,8 @@ MODEL_OPTIONS = {
     "num_layers": "stacked recurrent layers",
     "hidden_size": "hidden units per direction",
     "embedding_dim": "size of the token embeddings (ignored with --token-encoding onehot)",
+    "embeddings": "initialise the embeddings from word vectors in this word2vec/GloVe/fastText text file (.gz ok)",
+    "freeze_embeddings": "keep the pretrained embeddings fixed instead of fine-tuning them",
     "token_encoding": "how tokens enter the RNN: embedding, or onehot for small vocabularies such as DNA letters",
     "dropout": "dropout on embeddings, between layers and before the output layer, in [0, 1)",
     "pooling": "how the sequence is summarised: last state, max, mean or attention (true lengths only)",
@@ -97,6 +99,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, choices=choices, default=default or "none", help=text)
         elif name in ("num_words", "max_length"):
             group.add_argument(flag, type=_nullable(int), default=default, help=text)
+        elif name == "embeddings":
+            group.add_argument(flag, metavar="FILE", default=default, help=text)
         elif name in AUTO_OPTIONS:
             group.add_argument(flag, type=_nullable(int, "auto"), default=default, help=text)
         elif name == "clip_norm":
@@ -233,6 +237,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     # Bad options, output paths and checkpoints fail here, before any data is read.
     validate_params(clf.get_params())
     datasets.check_encoding(args.encoding)
+    check_embeddings_file(clf.get_params())
     if not args.checkpoint_every >= 0:
         raise ConfigError(f"--checkpoint-every must be a number of minutes >= 0; got {args.checkpoint_every}")
     check_output_directory(Path(args.out))
@@ -261,6 +266,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         metrics["validation"] = evaluate_on(clf, val)
     if test:
         metrics["test"] = evaluate_on(clf, test)
+    if clf.blend_report_:
+        metrics["blend"] = clf.blend_report_
     metrics["train_seconds"] = round(clf.train_seconds_, 2)
     metrics["epochs"] = len(clf.history_)
     if val.texts:

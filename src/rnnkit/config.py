@@ -22,7 +22,7 @@ CHOICES = {
     "class_weight": (None, "balanced"),
     "monitor": MONITORS,
 }
-BOOLEANS = ("bidirectional", "linear", "lowercase", "stopwords", "verbose")
+BOOLEANS = ("bidirectional", "freeze_embeddings", "linear", "lowercase", "stopwords", "verbose")
 # name -> (smallest allowed value, whether None is allowed); for these None means "chosen from the data"
 AUTO = ("epochs", "patience")
 # name -> (smallest allowed value, whether None is allowed)
@@ -65,6 +65,9 @@ def validate_params(params: dict) -> None:
         if not _is_int(value) or value < low:
             none = " or None (auto)" if name in AUTO else " or None" if nullable else ""
             raise ConfigError(f"{name} must be an integer >= {low}{none}; got {value!r}")
+    vectors = params["embeddings"]
+    if vectors is not None and (not isinstance(vectors, str) or not vectors):
+        raise ConfigError(f"embeddings must be the path of a word-vector file or None; got {vectors!r}")
     if not _is_number(params["dropout"]) or not 0 <= params["dropout"] < 1:
         raise ConfigError(f"dropout must be a number in [0, 1); got {params['dropout']!r}")
     if not _is_number(params["lr"]) or not params["lr"] > 0:

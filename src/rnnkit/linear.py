@@ -32,7 +32,10 @@ import torch
 from scipy.optimize import minimize
 from scipy.special import log_expit, log_softmax
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
+
+from rnnkit.errors import DataError
 
 # 4M buckets: IMDB's 25,000 reviews hold about 10M distinct word 1-3 grams, most seen once.
 BUCKETS = 2**22
@@ -52,27 +55,60 @@ def token_hashes(types: Sequence[str]) -> np.ndarray:
 
 
 def ngram_buckets(hashes: np.ndarray, lengths: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
-    """(text index, bucket) of every n-gram of ``order`` tokens inside a text, in hashed token ``hashes``
-    ``(tokens,)`` stored text after text with ``lengths`` ``(texts,)``."""
-    starts = np.cumsum(lengths) - lengths
-    position = np.arange(len(hashes)) - np.repeat(starts, lengths)  # index of each token in its text
-    ends = np.flatnonzero(position >= order - 1)  # the n-gram ending at each of these tokens
+    """The n-grams of ``order`` tokens inside each text of hashed tokens ``hashes (tokens,)``, stored
+    text after text with ``lengths (texts,)``: (n-grams per text ``(texts,)``, bucket of each n-gram
+    ``(ngrams,)`` int32, text after text)."""
+    starts = (np.cumsum(lengths) - lengths).astype(np.int32)
+    position = np.arange(len(hashes), dtype=np.int32) - np.repeat(starts, lengths)  # index of each token in its text
+    ends = np.flatnonzero(position >= order - 1).astype(np.int32)  # the n-gram ending at each of these tokens
+    del position
     combined = np.full(len(ends), order, dtype=np.uint64)  # salt: words, pairs, triples apart
     with np.errstate(over="ignore"):  # wrapping uint64 arithmetic is the hash
         for back in range(order - 1, -1, -1):
-            combined = combined * _PRIME + hashes[ends - back]
-    texts = np.repeat(np.arange(len(lengths)), lengths)[ends]
-    return texts, (combined % np.uint64(BUCKETS)).astype(np.int64)
+            combined *= _PRIME
+            combined += hashes[ends - back]
+    combined %= np.uint64(BUCKETS)
+    return np.maximum(lengths - (order - 1), 0), combined.astype(np.int32)
 
 
-def count_matrix(hashes: np.ndarray, lengths: np.ndarray, orders: Sequence[int], columns: np.ndarray) -> sp.csr_matrix:
-    """N-gram counts ``(texts, len(columns))`` over the buckets ``columns`` (sorted); others are dropped."""
-    rows, cols = zip(*(ngram_buckets(hashes, lengths, n) for n in orders), strict=True)
-    rows, cols = np.concatenate(rows), np.concatenate(cols)
-    where = np.searchsorted(columns, cols).clip(max=max(len(columns) - 1, 0))
-    known = columns[where] == cols if len(columns) else np.zeros(len(cols), dtype=bool)
-    data = np.ones(int(known.sum()), dtype=np.float64)
-    return sp.csr_matrix((data, (rows[known], where[known])), shape=(len(lengths), len(columns)))
+def count_matrix(per_text: np.ndarray, buckets: np.ndarray, column_of: np.ndarray, features: int) -> sp.csr_matrix:
+    """N-gram counts ``(texts, features)`` from :func:`ngram_buckets` output; ``column_of (BUCKETS,)``
+    gives each bucket's feature column, -1 for buckets without one (dropped)."""
+    columns = column_of[buckets]
+    indptr = np.concatenate([[0], np.cumsum(per_text)])
+    known = columns >= 0
+    if not known.all():
+        indptr = np.concatenate([[0], np.cumsum(known)])[indptr]  # kept n-grams before each text's start
+        columns = columns[known]
+    data = np.ones(len(columns), dtype=np.float64)
+    counts = sp.csr_matrix((data, columns, indptr), shape=(len(per_text), features))
+    counts.sum_duplicates()
+    return counts
+
+
+def column_lookup(columns: np.ndarray) -> np.ndarray:
+    """``(BUCKETS,)`` int32: the feature column of each bucket in ``columns``, -1 elsewhere."""
+    lookup = np.full(BUCKETS, -1, dtype=np.int32)
+    lookup[columns] = np.arange(len(columns), dtype=np.int32)
+    return lookup
+
+
+def ngram_counts(types: Sequence[str], flat: np.ndarray, lengths: np.ndarray, columns: np.ndarray | None) -> tuple:
+    """(TF-IDF counts of words and pairs, NB counts of words, pairs and triples, columns): sparse
+    ``(texts, features)`` over the buckets ``columns``; ``None`` takes every bucket seen."""
+    hashes = token_hashes(types)[flat]
+    grams = {n: ngram_buckets(hashes, lengths, n) for n in NB_ORDERS}
+    del hashes
+    if columns is None:
+        seen = np.zeros(BUCKETS, dtype=bool)
+        for _, buckets in grams.values():
+            seen[buckets] = True
+        columns = np.flatnonzero(seen)
+    lookup = column_lookup(columns)
+    by_order = {n: count_matrix(*grams.pop(n), lookup, len(columns)) for n in NB_ORDERS}
+    tfidf = sum(by_order[n] for n in TFIDF_ORDERS)
+    nb = sum(by_order.values())
+    return tfidf.tocsr(), nb.tocsr(), columns
 
 
 @dataclass
@@ -102,18 +138,22 @@ class LinearModels:
         class_weight: str | None = None,
     ) -> LinearModels:
         """Fit both models on token streams (:func:`~rnnkit.batching.index_texts`) with class indices ``targets``."""
-        hashes = token_hashes(types)[flat]
-        every = np.unique(np.concatenate([ngram_buckets(hashes, lengths, n)[1] for n in NB_ORDERS]))
-        counts = count_matrix(hashes, lengths, NB_ORDERS, every)
-        # Keep the buckets the models use: every NB feature, and TF-IDF's frequent words and pairs.
-        tfidf_counts = count_matrix(hashes, lengths, TFIDF_ORDERS, every)
+        # Every bucket seen is a feature: NB uses them all, TF-IDF its words and pairs seen twice.
+        tfidf_counts, binary, every = ngram_counts(types, flat, lengths, None)
+        if len(every) == 0:
+            raise DataError("the training texts hold no tokens at all")
         df = np.bincount(tfidf_counts.indices, minlength=len(every))
         idf = np.where(df >= TFIDF_MIN_DF, np.log((1 + len(lengths)) / (1 + df)) + 1, 0.0)
         outputs = 1 if num_classes == 2 else num_classes
 
+        # Fitted on its own columns only: the solver keeps ten past steps of every weight.
+        used = np.flatnonzero(idf)
         tfidf = LogisticRegression(C=TFIDF_C, max_iter=2000, class_weight=class_weight)
-        tfidf.fit(_tfidf(tfidf_counts, idf), targets)
-        binary = counts.sign()
+        tfidf.fit(_tfidf(tfidf_counts[:, used], idf[used]), targets)
+        del tfidf_counts
+        tfidf_coef = np.zeros((len(every), tfidf.coef_.shape[0]), dtype=np.float32)
+        tfidf_coef[used] = tfidf.coef_.T
+        binary.data[:] = 1.0
         nb_coef = np.empty((len(every), outputs))
         nb_bias = np.empty(outputs)
         for k in range(outputs):
@@ -125,7 +165,7 @@ class LinearModels:
         return cls(
             columns=every,
             idf=idf.astype(np.float32),
-            tfidf_coef=tfidf.coef_.T.astype(np.float32),
+            tfidf_coef=tfidf_coef,
             tfidf_bias=tfidf.intercept_.astype(np.float32),
             nb_coef=nb_coef.astype(np.float32),
             nb_bias=nb_bias.astype(np.float32),
@@ -133,11 +173,10 @@ class LinearModels:
 
     def log_probas(self, types: Sequence[str], flat: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
         """Each model's log class probabilities ``(texts, classes)``: [TF-IDF, NB]."""
-        hashes = token_hashes(types)[flat]
-        tfidf = _tfidf(count_matrix(hashes, lengths, TFIDF_ORDERS, self.columns), self.idf)
-        binary = count_matrix(hashes, lengths, NB_ORDERS, self.columns).sign()
+        tfidf_counts, binary, _ = ngram_counts(types, flat, lengths, self.columns)
+        binary.data[:] = 1.0
         scores = [
-            tfidf @ self.tfidf_coef + self.tfidf_bias,
+            _tfidf(tfidf_counts, self.idf) @ self.tfidf_coef + self.tfidf_bias,
             binary @ self.nb_coef + self.nb_bias,
         ]
         return [log_probabilities(np.asarray(s, dtype=np.float64)) for s in scores]
@@ -184,12 +223,10 @@ TENSOR_NAMES = ("columns", "idf", "tfidf_coef", "tfidf_bias", "nb_coef", "nb_bia
 
 
 def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-    """Sublinear term frequency times idf, each row scaled to unit length (scikit-learn's TfidfVectorizer)."""
-    weighted = counts.copy()
-    weighted.data = 1 + np.log(weighted.data)
-    weighted = (weighted @ sp.diags(idf.astype(np.float64))).tocsr()
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1))).ravel()
-    return (sp.diags(1 / np.where(norms > 0, norms, 1)) @ weighted).tocsr()
+    """Sublinear term frequency times idf, each row scaled to unit length (scikit-learn's TfidfVectorizer),
+    computed in place in ``counts``."""
+    counts.data = (1 + np.log(counts.data)) * idf[counts.indices]
+    return normalize(counts, copy=False) if counts.shape[0] else counts
 
 
 def _log_count_ratio(binary: sp.csr_matrix, positive: np.ndarray) -> np.ndarray:
