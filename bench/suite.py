@@ -39,6 +39,7 @@ DATASETS = {
     "imdb": ("imdb", None, []),
 }
 SPLIT_SEED = 123
+BASELINES = ("tfidf+logreg", "tfidf+linear-svm")
 
 
 def _read(path: Path) -> tuple[list[str], list[str]]:
@@ -69,8 +70,12 @@ def split_files(name: str, data: Path, scratch: Path) -> tuple[str, list[str]]:
     return str(train), ["--test", str(held)]
 
 
-def _rnnkit(*args: str) -> subprocess.CompletedProcess:
+def _rnnkit(*args: str, may_refuse: bool = False) -> subprocess.CompletedProcess | None:
+    """Run ``rnnkit ARGS``; a one-line refusal (exit 2) gives None when ``may_refuse``."""
     result = subprocess.run([sys.executable, "-m", "rnnkit.cli", *args], capture_output=True, text=True)
+    if result.returncode == 2 and may_refuse:
+        print(f"{args[0]}: {result.stderr.strip()}", file=sys.stderr)
+        return None
     if result.returncode != 0:
         sys.exit(f"rnnkit {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-2000:]}")
     return result
@@ -84,12 +89,13 @@ def run(name: str, data: Path, scratch: Path) -> dict:
     _rnnkit("train", train, *test, "--out", str(out), "--quiet", *extra)
     seconds = time.perf_counter() - started
     metrics = json.loads((out / "metrics.json").read_text())
-    baselines = json.loads(_rnnkit("baseline", train, *test, "--json").stdout)
+    refused = _rnnkit("baseline", train, *test, "--json", may_refuse=True)  # word baselines refuse DNA
+    baselines = json.loads(refused.stdout) if refused else {}
     row = {"dataset": name, "rnnkit_seconds": round(seconds, 1), "epochs": metrics["epochs"]}
     for split in ("validation", "test"):
         row[f"rnnkit_{split}"] = _figures(metrics[split])
-        for baseline, result in baselines.items():
-            row[f"{baseline}_{split}"] = _figures(result[split])
+        for baseline in BASELINES:
+            row[f"{baseline}_{split}"] = _figures(baselines[baseline][split]) if baselines else None
     return row
 
 
@@ -104,14 +110,21 @@ def table(rows: list[dict]) -> str:
     )
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for r in rows:
-        ours, lr, svm = r["rnnkit_test"], r["tfidf+logreg_test"], r["tfidf+linear-svm_test"]
+        ours, lr, svm, lr_val = (
+            r[k] for k in ("rnnkit_test", "tfidf+logreg_test", "tfidf+linear-svm_test", "tfidf+logreg_validation")
+        )
+        gap = f"{100 * (ours['accuracy'] - lr['accuracy']):+.2f}" if lr else "n/a"
         lines.append(
-            f"| {r['dataset']} | {ours['n']} | {ours['accuracy']:.4f} | {ours['macro_f1']:.4f} | {lr['accuracy']:.4f} "
-            f"| {lr['macro_f1']:.4f} | {svm['accuracy']:.4f} | {100 * (ours['accuracy'] - lr['accuracy']):+.2f} "
-            f"| {r['rnnkit_validation']['accuracy']:.4f} | {r['tfidf+logreg_validation']['accuracy']:.4f} "
+            f"| {r['dataset']} | {ours['n']} | {ours['accuracy']:.4f} | {ours['macro_f1']:.4f} "
+            f"| {_cell(lr, 'accuracy')} | {_cell(lr, 'macro_f1')} | {_cell(svm, 'accuracy')} | {gap} "
+            f"| {r['rnnkit_validation']['accuracy']:.4f} | {_cell(lr_val, 'accuracy')} "
             f"| {r['epochs']} | {r['rnnkit_seconds']:.0f} |"
         )
     return "\n".join(lines)
+
+
+def _cell(figures: dict | None, key: str) -> str:
+    return f"{figures[key]:.4f}" if figures else "n/a"
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import subprocess
 import sys
 
@@ -203,3 +204,14 @@ def test_baseline_reports_linear_models_beside_the_rnn(trained, capsys):
 def test_baseline_refuses_a_bad_model_before_any_work(tmp_path, train_csv, capsys):
     assert main(["baseline", str(train_csv), "--model", str(tmp_path / "none")]) == 2
     assert capsys.readouterr().err == f"rnnkit: error: {tmp_path / 'none'}: no such model directory\n"
+
+
+def test_baseline_on_character_data_refuses_in_one_line(tmp_path, capsys):
+    rng = random.Random(0)
+    sequences = ["".join(rng.choice("ACGT") for _ in range(30)) for _ in range(40)]
+    data = write_csv(tmp_path / "dna.csv", sequences, ["EI", "N"] * 20)
+    assert main(["baseline", str(data)]) == 2
+    assert capsys.readouterr().err == (
+        "rnnkit: error: the TF-IDF baselines found no word (2+ letters) in two training texts: word baselines do "
+        "not apply to this data (character sequences such as DNA?)\n"
+    )

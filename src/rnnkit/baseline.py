@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import LinearSVC
 
+from rnnkit.errors import DataError
 from rnnkit.metrics import classification_report
 from rnnkit.text import clean_text
 
@@ -43,7 +44,15 @@ def run_baselines(
     results = {}
     for name, model in baselines(seed).items():
         started = time.perf_counter()
-        model.fit(texts, labels)
+        try:
+            model.fit(texts, labels)
+        except ValueError as exc:
+            if "no terms remain" not in str(exc):
+                raise
+            raise DataError(
+                "the TF-IDF baselines found no word (2+ letters) in two training texts: word baselines do not "
+                "apply to this data (character sequences such as DNA?)"
+            ) from None
         results[name] = {"train_seconds": round(time.perf_counter() - started, 2)}
         for split, (split_texts, split_labels) in splits.items():
             results[name][split] = classification_report(split_labels, model.predict(split_texts), classes)
