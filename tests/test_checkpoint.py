@@ -343,3 +343,17 @@ def test_sigkill_at_any_moment_leaves_the_previous_or_the_next_complete_state(tr
             assert sorted(p.name for p in ck.iterdir()) == ["checkpoint.json", "state.safetensors"]
             assert json.loads((ck / "checkpoint.json").read_text())["progress"]["batch"] >= 1
             safetensors.torch.load_file(str(ck / "state.safetensors"))
+
+
+def test_a_run_with_pretrained_vectors_resumes_under_the_options_it_was_given(corpus, tmp_path, monkeypatch):
+    """The vector file sets the embedding size; the checkpoint still matches the options as given."""
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("good 0.1 0.2 0.3\nbad -0.1 -0.2 -0.3\n", encoding="utf-8")
+    params = {**PARAMS, "epochs": 1, "embeddings": str(vectors)}
+    _interrupt_at_step(monkeypatch, 3)
+    with pytest.raises(TrainingInterrupted):
+        TextClassifier(**params).fit(*corpus, checkpoint_dir=tmp_path / "ck")
+    monkeypatch.undo()
+    checkpoint.check_resumable(tmp_path / "ck", TextClassifier(**params).get_params())  # what the CLI checks
+    resumed = TextClassifier(**params).fit(*corpus, checkpoint_dir=tmp_path / "ck", resume=True)
+    assert resumed.params_["embedding_dim"] == 3

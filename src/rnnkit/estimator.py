@@ -134,6 +134,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """
         params = {k: _plain(v) for k, v in self.get_params().items()}
         validate_params(params)
+        given = params  # as set, for the checkpoint's identity; params_ records what training used
         if resume and checkpoint_dir is None:
             raise ConfigError("resume=True needs the checkpoint_dir to resume from")
         check_embeddings_file(params)
@@ -171,7 +172,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             vectors, dimension, coverage = read_vectors(params["embeddings"], vocab)
             if params["verbose"]:
                 print(f"embeddings: {coverage}")
-            params = {**params, "embedding_dim": dimension}  # the file decides the size
+            params = {**params, "embedding_dim": dimension}  # the file decides the size (identity: as given)
             pretrained = embedding_matrix(vectors, dimension, vocab, np.random.default_rng(params["seed"]))
         linear = None
         if params["linear"]:
@@ -208,7 +209,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         checkpoints = None
         if checkpoint_dir is not None:
             identity = {
-                "params": {k: v for k, v in params.items() if k != "verbose"},
+                "params": {k: v for k, v in given.items() if k != "verbose"},
                 "classes": classes.tolist(),
                 "data": fingerprint(texts, labels, val_texts, val_labels),
             }
