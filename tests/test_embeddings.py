@@ -93,3 +93,10 @@ def test_the_cli_names_a_missing_vector_file_before_reading_data(tmp_path, capsy
     assert code == 2
     assert capsys.readouterr().err.splitlines() == [f"rnnkit: error: {tmp_path / 'none.vec'}: no such word-vector file"]
     assert not (tmp_path / "m").exists()
+
+
+def test_a_vector_file_that_is_not_utf8_is_named_with_the_byte(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_bytes(b"good 1 2\ncaf\xe9 3 4\n")
+    with pytest.raises(DataError, match=r"v.txt: not valid UTF-8 \(invalid continuation byte at byte 12\)"):
+        read_vectors(path, VOCAB)

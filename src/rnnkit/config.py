@@ -23,7 +23,7 @@ CHOICES = {
     "monitor": MONITORS,
 }
 BOOLEANS = ("bidirectional", "freeze_embeddings", "linear", "lowercase", "stopwords", "verbose")
-# name -> (smallest allowed value, whether None is allowed); for these None means "chosen from the data"
+# Integers whose None means "chosen from the data" (auto) rather than "no limit".
 AUTO = ("epochs", "patience")
 # name -> (smallest allowed value, whether None is allowed)
 POSITIVE_INTS = {

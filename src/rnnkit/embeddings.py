@@ -13,12 +13,12 @@ the pretrained vectors' scale.
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from rnnkit.datasets import open_text, reading
 from rnnkit.errors import DataError
 from rnnkit.text import PAD_ID, SPECIALS, Vocab
 
@@ -39,15 +39,6 @@ class Coverage:
         )
 
 
-def _open(path: Path):
-    try:
-        if path.name.endswith(".gz"):
-            return gzip.open(path, "rt", encoding="utf-8", errors="strict", newline="\n")
-        return open(path, encoding="utf-8", errors="strict", newline="\n")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the word vectors ({exc.strerror or exc})") from None
-
-
 def read_vectors(path: str | Path, vocab: Vocab) -> tuple[dict[str, np.ndarray], int, Coverage]:
     """(vector of each vocabulary word found, dimension, coverage) from a word-vector text file."""
     path = Path(path)
@@ -56,35 +47,30 @@ def read_vectors(path: str | Path, vocab: Vocab) -> tuple[dict[str, np.ndarray],
     exact: dict[str, str] = {}
     lowered: dict[str, str] = {}
     dimension = None
-    try:
-        with _open(path) as f:
-            for number, line in enumerate(f, start=1):
-                word, _, numbers = line.rstrip("\n").rstrip(" \r").partition(" ")
-                if number == 1 and _is_header(word, numbers):
-                    continue
-                if not numbers:
-                    if not word:
-                        continue  # a blank line
-                    raise DataError(f"{path}, line {number}: expected a word and its numbers, got one field")
-                if dimension is None:
-                    dimension = numbers.count(" ") + 1
-                if word in wanted:
-                    keep = word not in exact
-                    if keep:
-                        exact[word] = numbers
-                else:
-                    lower = word.lower()
-                    keep = lower in wanted and lower not in lowered
-                    if keep:
-                        lowered[lower] = numbers
-                if keep and numbers.count(" ") + 1 != dimension:
-                    raise DataError(
-                        f"{path}, line {number}: {numbers.count(' ') + 1} numbers where earlier lines have {dimension}"
-                    )
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read the word vectors ({exc})") from None
+    with reading(path), open_text(path) as f:  # .gz, a byte order mark, and read errors in one line
+        for number, line in enumerate(f, start=1):
+            word, _, numbers = line.rstrip(" \r\n").partition(" ")
+            if number == 1 and _is_header(word, numbers):
+                continue
+            if not numbers:
+                if not word:
+                    continue  # a blank line
+                raise DataError(f"{path}, line {number}: expected a word and its numbers, got one field")
+            if dimension is None:
+                dimension = numbers.count(" ") + 1
+            if word in wanted:
+                keep = word not in exact
+                if keep:
+                    exact[word] = numbers
+            else:
+                lower = word.lower()
+                keep = lower in wanted and lower not in lowered
+                if keep:
+                    lowered[lower] = numbers
+            if keep and numbers.count(" ") + 1 != dimension:
+                raise DataError(
+                    f"{path}, line {number}: {numbers.count(' ') + 1} numbers where earlier lines have {dimension}"
+                )
     if dimension is None:
         raise DataError(f"{path}: no word vectors in the file")
     vectors, found_lower = {}, 0

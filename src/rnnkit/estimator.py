@@ -275,7 +275,7 @@ def _parts(linear: LinearModels, model: RNNClassifier, tokens: tuple, data: Ragg
 def blend_report(parts: list[np.ndarray], weights: np.ndarray, targets: np.ndarray) -> dict:
     """Each part's blend weight and validation accuracy, and the blend's: what metrics.json records."""
     names = [*PARTS, "rnn"]
-    accuracy = [float((p.argmax(1) == targets).mean()) for p in [*parts, np.log(blend(parts, weights))]]
+    accuracy = [float((p.argmax(1) == targets).mean()) for p in [*parts, blend(parts, weights)]]
     return {
         "weights": {name: round(float(w), 4) for name, w in zip(names, weights, strict=True)},
         "validation_accuracy": dict(zip([*names, "blend"], accuracy, strict=True)),

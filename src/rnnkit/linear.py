@@ -146,8 +146,9 @@ class LinearModels:
         idf = np.where(df >= TFIDF_MIN_DF, np.log((1 + len(lengths)) / (1 + df)) + 1, 0.0)
         outputs = 1 if num_classes == 2 else num_classes
 
-        # Fitted on its own columns only: the solver keeps ten past steps of every weight.
-        used = np.flatnonzero(idf)
+        # Fitted on its own columns only: the solver keeps ten past steps of every weight. With no word
+        # seen twice (a handful of texts), one all-zero column leaves it the class priors to learn.
+        used = np.flatnonzero(idf) if idf.any() else np.zeros(1, dtype=np.int64)
         tfidf = LogisticRegression(C=TFIDF_C, max_iter=2000, class_weight=class_weight)
         tfidf.fit(_tfidf(tfidf_counts[:, used], idf[used]), targets)
         del tfidf_counts
