@@ -25,11 +25,11 @@ def run_one(size: int) -> dict:
     """One size, in this process."""
     import torch
 
-    from rnnkit.batching import encode_indexed, index_texts
-    from rnnkit.datasets import load_imdb
-    from rnnkit.estimator import TextClassifier, make_model
-    from rnnkit.text import TextPipeline, Vocab
-    from rnnkit.training import TrainSettings, train
+    from rnnkit.data.tables import load_imdb
+    from rnnkit.tasks.classification.estimator import TextClassifier, make_model
+    from rnnkit.text.batches import encode_indexed, index_texts
+    from rnnkit.text.pipeline import TextPipeline, Vocab
+    from rnnkit.train.loop import TrainSettings, train
 
     train_split, test_split = load_imdb("train"), load_imdb("test")
     pool_texts, pool_labels = train_split.texts + test_split.texts, train_split.labels + test_split.labels

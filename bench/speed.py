@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnkit.batching import bucket_batches, collate, encode_texts
-from rnnkit.datasets import load_imdb
-from rnnkit.estimator import TextClassifier, make_model
-from rnnkit.text import PAD_ID, TextPipeline, Vocab
-from rnnkit.training import predict_proba
+from rnnkit.data.tables import load_imdb
+from rnnkit.tasks.classification.estimator import TextClassifier, make_model
+from rnnkit.text.batches import bucket_batches, collate, encode_texts
+from rnnkit.text.pipeline import PAD_ID, TextPipeline, Vocab
+from rnnkit.train.loop import predict_proba
 
 FLOP_PER_TOKEN = 1.18e6  # BiGRU-128/emb-128 training step (forward + backward) per real token
 

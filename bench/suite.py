@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.datasets import stratified_split
+from rnnkit.data.tables import stratified_split
 
 DNA_OPTIONS = ["--tokenizer", "char", "--token-encoding", "onehot", "--no-lowercase", "--min-freq", "1"]
 # name -> (file, test file or the fraction held out for testing, extra rnnkit train options)

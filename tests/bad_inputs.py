@@ -16,7 +16,7 @@ import safetensors.torch
 import torch
 
 from rnnkit import TextClassifier, __version__
-from rnnkit.bundle import FORMAT_VERSION
+from rnnkit.store.bundle import FORMAT_VERSION
 
 TINY = {"hidden_size": 8, "embedding_dim": 8, "epochs": 1, "ngram_buckets": 64, "min_freq": 1}
 TRAIN_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--epochs=1", "--ngram-buckets=64", "--min-freq=1", "--quiet"]

@@ -79,9 +79,9 @@ def test_csv(tmp_path):
 def gru_kernel(request, monkeypatch):
     """Run a test with the compiled GRU loop and again with the pure-PyTorch one."""
     if request.param == "pure":
-        monkeypatch.setattr("rnnkit.gru.gru_ops", lambda: None)
+        monkeypatch.setattr("rnnkit.nn.gru.gru_ops", lambda: None)
     else:
-        from rnnkit.native import gru_ops
+        from rnnkit.nn.native import gru_ops
 
         assert gru_ops() is not None, "the compiled GRU loop did not build"
     return request.param

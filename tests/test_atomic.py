@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit import atomic
+from rnnkit.store import atomic
 
 
 def _dead_pid() -> int:

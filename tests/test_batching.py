@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnkit import batching
-from rnnkit.batching import encode_indexed, encode_texts, index_texts, truncate
+import rnnkit.text.batches as batching
 from rnnkit.errors import ConfigError
-from rnnkit.text import UNK_ID, TextPipeline, Vocab
+from rnnkit.text.batches import encode_indexed, encode_texts, index_texts, truncate
+from rnnkit.text.pipeline import UNK_ID, TextPipeline, Vocab
 
 words = st.sampled_from(["a", "b", "c", "d", "don't", "<unk>", "<pad>", "é", "!", "<br />"])
 corpora = st.lists(st.lists(words, max_size=12).map(" ".join), max_size=8)

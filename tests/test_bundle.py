@@ -14,8 +14,8 @@ import safetensors.torch
 import torch
 
 from rnnkit import TextClassifier, load_model
-from rnnkit.bundle import FORMAT_VERSION
 from rnnkit.errors import BundleError
+from rnnkit.store.bundle import FORMAT_VERSION
 
 from .conftest import SMALL, make_corpus
 

@@ -15,10 +15,11 @@ import pytest
 import safetensors.torch
 import torch
 
-import rnnkit.training
-from rnnkit import TextClassifier, __version__, checkpoint, load_model
+import rnnkit.train.loop
+from rnnkit import TextClassifier, __version__, load_model
 from rnnkit.cli import main, resume_command
 from rnnkit.errors import CheckpointError, ConfigError, TrainingDiverged, TrainingInterrupted
+from rnnkit.train import checkpoint
 
 from .conftest import SMALL, make_corpus
 
@@ -31,7 +32,7 @@ def _history(clf: TextClassifier) -> list[dict]:
 
 def _interrupt_at_step(monkeypatch, step: int) -> None:
     """Deliver a real SIGINT while the ``step``-th training step runs (as Ctrl-C would)."""
-    original, calls = rnnkit.training._train_step, [0]
+    original, calls = rnnkit.train.loop._train_step, [0]
 
     def step_then_interrupt(*args, **kwargs):
         calls[0] += 1
@@ -39,7 +40,7 @@ def _interrupt_at_step(monkeypatch, step: int) -> None:
             signal.raise_signal(signal.SIGINT)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(rnnkit.training, "_train_step", step_then_interrupt)
+    monkeypatch.setattr(rnnkit.train.loop, "_train_step", step_then_interrupt)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,7 @@ def test_an_interrupted_and_resumed_run_ends_exactly_like_an_uninterrupted_one(
 
 
 def test_a_second_ctrl_c_interrupts_at_once(corpus, tmp_path, monkeypatch):
-    original, calls = rnnkit.training._train_step, [0]
+    original, calls = rnnkit.train.loop._train_step, [0]
 
     def impatient(*args, **kwargs):
         calls[0] += 1
@@ -83,7 +84,7 @@ def test_a_second_ctrl_c_interrupts_at_once(corpus, tmp_path, monkeypatch):
             signal.raise_signal(signal.SIGINT)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(rnnkit.training, "_train_step", impatient)
+    monkeypatch.setattr(rnnkit.train.loop, "_train_step", impatient)
     with pytest.raises(KeyboardInterrupt):
         TextClassifier(**PARAMS).fit(*corpus, checkpoint_dir=tmp_path / "ck")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
@@ -115,14 +116,14 @@ def test_resuming_with_other_settings_or_data_is_refused(corpus, tmp_path, monke
 
 
 def test_a_nan_loss_stops_training_naming_the_batch_and_keeps_the_last_good_checkpoint(corpus, tmp_path, monkeypatch):
-    original, calls = rnnkit.training.weighted_loss, [0]
+    original, calls = rnnkit.train.loop.weighted_loss, [0]
 
     def nan_on_the_sixth(logits, targets, weights):
         calls[0] += 1
         loss, weight = original(logits, targets, weights)
         return (loss * float("nan") if calls[0] == 6 else loss), weight
 
-    monkeypatch.setattr(rnnkit.training, "weighted_loss", nan_on_the_sixth)
+    monkeypatch.setattr(rnnkit.train.loop, "weighted_loss", nan_on_the_sixth)
     with pytest.raises(TrainingDiverged) as caught:
         TextClassifier(**PARAMS).fit(*corpus, checkpoint_dir=tmp_path / "ck", checkpoint_every=0.0)
     assert str(caught.value) == (

@@ -1,4 +1,4 @@
-"""Tests for rnnkit.datasets: table and folder readers, the split, and the named dataset imdb (offline)."""
+"""Tests for rnnkit.data.tables: table and folder readers, the split, and the named dataset imdb (offline)."""
 
 import csv
 import functools
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnkit import datasets
-from rnnkit.datasets import (
+import rnnkit.data.tables as datasets
+from rnnkit.data.tables import (
     LabeledTexts,
     cache_dir,
     data_roots,

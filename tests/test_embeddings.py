@@ -9,9 +9,9 @@ import pytest
 
 from rnnkit import TextClassifier
 from rnnkit.cli import main
-from rnnkit.embeddings import embedding_matrix, read_vectors
+from rnnkit.data.vectors import embedding_matrix, read_vectors
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.text import PAD_ID, Vocab
+from rnnkit.text.pipeline import PAD_ID, Vocab
 
 from .conftest import SMALL, make_corpus, write_csv
 

@@ -10,9 +10,9 @@ import torch
 from sklearn.base import clone
 
 from rnnkit import TextClassifier
-from rnnkit.batching import encode_texts
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.estimator import class_indices, class_weights, make_pipeline
+from rnnkit.tasks.classification.estimator import class_indices, class_weights, make_pipeline
+from rnnkit.text.batches import encode_texts
 
 from .conftest import make_corpus
 
@@ -66,7 +66,7 @@ def test_same_seed_gives_identical_models_and_another_seed_does_not(binary_corpu
 
 def test_early_stopping_restores_the_best_epoch(small_params):
     """Random labels: the model can only overfit, so validation loss soon rises and training stops."""
-    from rnnkit.training import evaluate_loss
+    from rnnkit.train.loop import evaluate_loss
 
     texts, _ = make_corpus(200)
     rng = np.random.default_rng(0)
@@ -203,7 +203,7 @@ def test_a_failed_refit_keeps_the_previous_model(binary_corpus, small_params):
 
 
 def test_accuracy_monitor_keeps_the_most_accurate_epoch_ties_going_to_the_lower_loss(small_params):
-    from rnnkit.training import evaluate_loss
+    from rnnkit.train.loop import evaluate_loss
 
     texts, labels = make_corpus(200)
     val_texts, val_labels = make_corpus(60, seed=9)

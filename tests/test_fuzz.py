@@ -19,12 +19,13 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnkit import TextClassifier, checkpoint, load_model
-from rnnkit.datasets import read_table
+from rnnkit import TextClassifier, load_model
+from rnnkit.data.tables import read_table
 from rnnkit.errors import RnnkitError
-from rnnkit.models import RNNClassifier
-from rnnkit.text import Vocab
-from rnnkit.training import parameter_groups
+from rnnkit.nn.encoder import RNNClassifier
+from rnnkit.text.pipeline import Vocab
+from rnnkit.train import checkpoint
+from rnnkit.train.loop import parameter_groups
 
 from .conftest import SMALL, make_corpus
 

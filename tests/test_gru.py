@@ -8,9 +8,9 @@ import warnings
 import pytest
 import torch
 
-from rnnkit import native
-from rnnkit.gru import FusedGRU, _Recurrence
-from rnnkit.steps import reading_order
+from rnnkit.nn import native
+from rnnkit.nn.gru import FusedGRU, _Recurrence
+from rnnkit.nn.steps import reading_order
 
 
 def copy_into_torch_gru(fused: FusedGRU, direction: int) -> torch.nn.GRU:
@@ -63,7 +63,7 @@ def test_compiled_and_pure_loops_agree_on_a_larger_layer(monkeypatch):
     x = torch.randn(40, 9, 16)
     results = []
     for ops in (native.gru_ops, lambda: None):
-        monkeypatch.setattr("rnnkit.gru.gru_ops", ops)
+        monkeypatch.setattr("rnnkit.nn.gru.gru_ops", ops)
         fused.zero_grad()
         x_in = x.clone().requires_grad_(True)
         out = fused(x_in, order)
@@ -82,7 +82,7 @@ def test_hand_written_backward_passes_gradcheck():
 
 
 def test_inference_path_equals_training_path(gru_kernel, monkeypatch):
-    monkeypatch.setattr("rnnkit.gru.fast_bfloat16", lambda: False)
+    monkeypatch.setattr("rnnkit.nn.gru.fast_bfloat16", lambda: False)
     torch.manual_seed(2)
     fused = FusedGRU(4, 6, directions=2)
     x = torch.randn(5, 3, 4)
@@ -95,7 +95,7 @@ def test_inference_path_equals_training_path(gru_kernel, monkeypatch):
 def test_bfloat16_prediction_stays_close_to_float32(monkeypatch):
     """Prediction may read bfloat16 input projections (8 significant bits); the recurrence is float32,
     so states move by about the rounding of the inputs, not more."""
-    monkeypatch.setattr("rnnkit.gru.fast_bfloat16", lambda: True)
+    monkeypatch.setattr("rnnkit.nn.gru.fast_bfloat16", lambda: True)
     torch.manual_seed(5)
     fused = FusedGRU(32, 64, directions=2)
     x = torch.randn(50, 8, 32)

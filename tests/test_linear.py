@@ -9,8 +9,7 @@ from scipy.special import log_softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from rnnkit.batching import index_texts
-from rnnkit.linear import (
+from rnnkit.tasks.classification.linear import (
     BUCKETS,
     LinearModels,
     _log_count_ratio,
@@ -22,8 +21,9 @@ from rnnkit.linear import (
     ngram_counts,
     token_hashes,
 )
-from rnnkit.text import TextPipeline
-from rnnkit.training import schedule
+from rnnkit.text.batches import index_texts
+from rnnkit.text.pipeline import TextPipeline
+from rnnkit.train.loop import schedule
 
 from .conftest import make_corpus
 

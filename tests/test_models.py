@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.models import (
+from rnnkit.nn.encoder import (
     POOLINGS,
     RecurrentEncoder,
     RNNClassifier,
@@ -16,7 +16,7 @@ from rnnkit.models import (
     loss_per_item,
     probabilities,
 )
-from rnnkit.steps import reversal_index
+from rnnkit.nn.steps import reversal_index
 
 
 def sigmoid(x):
@@ -141,7 +141,7 @@ def test_probabilities_and_losses_match_their_definitions():
 
 
 def test_spatial_dropout_drops_whole_channels_for_every_step_and_keeps_the_mean():
-    from rnnkit.models import SpatialDropout
+    from rnnkit.nn.encoder import SpatialDropout
 
     torch.manual_seed(4)
     dropout = SpatialDropout(0.5).train()
@@ -153,7 +153,7 @@ def test_spatial_dropout_drops_whole_channels_for_every_step_and_keeps_the_mean(
 
 
 def test_ngram_bag_averages_the_weights_of_words_and_hashed_word_pairs_of_real_steps_only():
-    from rnnkit.models import NgramBag
+    from rnnkit.nn.encoder import NgramBag
 
     bag = NgramBag(vocab_size=10, buckets=7, outputs=2)
     with torch.no_grad():

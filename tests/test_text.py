@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnkit.errors import BundleError, ConfigError, RnnkitError
-from rnnkit.text import (
+from rnnkit.text.pipeline import (
     _WORD,
     EOS,
     EOS_ID,

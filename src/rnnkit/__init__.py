@@ -11,7 +11,7 @@ __version__ = "0.3.0"
 # rnnkit is imported first), and a value the user set wins.
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
-from rnnkit.bundle import load_model
-from rnnkit.estimator import TextClassifier
+from rnnkit.store.bundle import load_model
+from rnnkit.tasks.classification.estimator import TextClassifier
 
 __all__ = ["TextClassifier", "__version__", "load_model"]

@@ -17,15 +17,23 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit import __version__, checkpoint, datasets
-from rnnkit.atomic import write_bytes
-from rnnkit.baseline import run_baselines
-from rnnkit.bundle import check_output_directory, load_model
-from rnnkit.config import CHOICES, validate_params
+import rnnkit.data.tables as datasets
+from rnnkit import __version__
 from rnnkit.errors import ConfigError, RnnkitError, TrainingInterrupted
-from rnnkit.estimator import TextClassifier, check_classes, check_embeddings_file, check_known_labels, holdout
-from rnnkit.metrics import classification_report, format_report
-from rnnkit.training import validation_score
+from rnnkit.store.atomic import write_bytes
+from rnnkit.store.bundle import check_output_directory, load_model
+from rnnkit.tasks.classification.baseline import run_baselines
+from rnnkit.tasks.classification.estimator import (
+    TextClassifier,
+    check_classes,
+    check_embeddings_file,
+    check_known_labels,
+    holdout,
+)
+from rnnkit.tasks.classification.metrics import classification_report, format_report
+from rnnkit.tasks.params import CHOICES, validate_params
+from rnnkit.train import checkpoint
+from rnnkit.train.loop import validation_score
 
 # The estimator parameters offered as options, with their help: model_params reads back exactly these.
 MODEL_OPTIONS = {

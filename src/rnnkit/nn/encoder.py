@@ -6,7 +6,7 @@ CPU than the fused kernels on padded batches):
 * every direction runs over a *post-padded* batch, so a state at step ``t < length`` has seen
   only real tokens; the steps beyond ``length`` hold garbage that nothing reads;
 * the backward direction reads each sequence reversed *within its true length* and its outputs go
-  back to their positions (:mod:`rnnkit.steps`), so it starts on the last real token, not on padding;
+  back to their positions (:mod:`rnnkit.nn.steps`), so it starts on the last real token, not on padding;
 * pooling reads steps ``t < length`` only ("last" takes the forward state at ``length - 1`` and the
   backward state at step 0, which has seen the whole sequence).
 
@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.gru import FusedGRU
-from rnnkit.steps import gather_steps, reading_order, scatter_steps, valid_steps
-from rnnkit.text import PAD_ID
+from rnnkit.nn.gru import FusedGRU
+from rnnkit.nn.steps import gather_steps, reading_order, scatter_steps, valid_steps
+from rnnkit.text.pipeline import PAD_ID
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 POOLINGS = ("last", "max", "mean", "attention")
@@ -41,7 +41,7 @@ def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 class SeparateDirections(nn.Module):
     """Directions as independent single-layer ``nn.RNN``/``nn.LSTM`` modules, one after the other.
 
-    Same interface as :class:`~rnnkit.gru.FusedGRU`: ``x (time, batch, input)`` and the reading order
+    Same interface as :class:`~rnnkit.nn.gru.FusedGRU`: ``x (time, batch, input)`` and the reading order
     ``(dirs, time, batch)`` -> ``(time, batch, hidden * dirs)``. Each direction's inputs are gathered
     into its reading order and its outputs scattered back.
     """
@@ -59,7 +59,7 @@ class RecurrentEncoder(nn.Module):
     """A stack of uni- or bidirectional RNN/LSTM/GRU layers with exact length handling.
 
     The backward direction of each layer is fed the length-reversed sequence (see the module
-    docstring). GRU layers run both directions together in :class:`~rnnkit.gru.FusedGRU`.
+    docstring). GRU layers run both directions together in :class:`~rnnkit.nn.gru.FusedGRU`.
     """
 
     def __init__(

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.datasets import open_text, reading
+from rnnkit.data.tables import open_text, reading
 from rnnkit.errors import DataError
-from rnnkit.text import PAD_ID, SPECIALS, Vocab
+from rnnkit.text.pipeline import PAD_ID, SPECIALS, Vocab
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ and gives each direction its own thread; it is 3-4x faster than the same loop in
 The kernel is compiled with PyTorch's own extension builder the first time it is needed (about
 20 s; cached under ``$TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``, rebuilt when the
 source changes). Where no C++ compiler is available, rnnkit warns once and uses the pure-PyTorch
-loop in :mod:`rnnkit.gru`, which computes the same function. ``RNNKIT_NATIVE=0`` forces that path.
+loop in :mod:`rnnkit.nn.gru`, which computes the same function. ``RNNKIT_NATIVE=0`` forces that path.
 """
 
 from __future__ import annotations

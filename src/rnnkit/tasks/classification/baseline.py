@@ -16,8 +16,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import LinearSVC
 
 from rnnkit.errors import DataError
-from rnnkit.metrics import classification_report
-from rnnkit.text import clean_text
+from rnnkit.tasks.classification.metrics import classification_report
+from rnnkit.text.pipeline import clean_text
 
 
 def _prepare(text: str) -> str:

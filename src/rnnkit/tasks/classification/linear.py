@@ -16,7 +16,7 @@ buckets (words, pairs and triples each with their own salt), and only the bucket
 are stored, so a bundle grows with the data, not with ``BUCKETS``. Hashing starts from the token
 strings, so words outside the recurrent model's vocabulary still count.
 
-Shapes: token streams as :func:`~rnnkit.batching.index_texts` gives them (``types``, ``flat``,
+Shapes: token streams as :func:`~rnnkit.text.batches.index_texts` gives them (``types``, ``flat``,
 ``lengths``); features ``(texts, features)`` sparse; scores ``(texts, outputs)`` with ``outputs``
 1 for two classes (the logit of the second) and the number of classes otherwise.
 """
@@ -137,7 +137,7 @@ class LinearModels:
         num_classes: int,
         class_weight: str | None = None,
     ) -> LinearModels:
-        """Fit both models on token streams (:func:`~rnnkit.batching.index_texts`) with class indices ``targets``."""
+        """Fit both models on token streams (:func:`rnnkit.text.batches.index_texts`) with class indices ``targets``."""
         # Every bucket seen is a feature: NB uses them all, TF-IDF its words and pairs seen twice.
         tfidf_counts, binary, every = ngram_counts(types, flat, lengths, None)
         if len(every) == 0:

@@ -8,7 +8,7 @@ small matrix products per direction, which leaves most of the machine idle. Here
   for all directions at once, plus a handful of element-wise operations;
 * the backward pass is the GRU's own chain rule, step by step, and the recurrent weight gradient is
   again one large product over all steps at the end;
-* the sequential time loop itself runs compiled (:mod:`rnnkit.native`), one thread per direction,
+* the sequential time loop itself runs compiled (:mod:`rnnkit.nn.native`), one thread per direction,
   when a C++ compiler is available; :func:`recurrence` below is the same loop in PyTorch operations.
 
 The equations are PyTorch's (gates in the order reset, update, new)::
@@ -19,7 +19,7 @@ The equations are PyTorch's (gates in the order reset, update, new)::
     h' = (1 - z) * n + z * h
 
 Time runs over the full padded width. Each direction reads the positions in its own order, given
-by the caller (:func:`rnnkit.steps.reading_order`: the backward direction reverses each sequence
+by the caller (:func:`rnnkit.nn.steps.reading_order`: the backward direction reverses each sequence
 within its true length), so states past a sequence's end are never read.
 """
 
@@ -31,8 +31,8 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from rnnkit.native import fast_bfloat16, gru_ops
-from rnnkit.steps import gather_steps, scatter_steps
+from rnnkit.nn.native import fast_bfloat16, gru_ops
+from rnnkit.nn.steps import gather_steps, scatter_steps
 
 
 def recurrence(gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor, for_backward: bool = False):
@@ -102,7 +102,7 @@ class _Recurrence(torch.autograd.Function):
 
 
 class _NativeRecurrence(torch.autograd.Function):
-    """The compiled time loop (:mod:`rnnkit.native`): ``gi (time, batch, dirs * 3h)`` in natural order,
+    """The compiled time loop (:mod:`rnnkit.nn.native`): ``gi (time, batch, dirs * 3h)`` in natural order,
     without the input bias, and the reading order ``(dirs, time, batch)`` -> states ``(time, batch, dirs * h)``."""
 
     @staticmethod

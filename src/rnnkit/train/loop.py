@@ -18,11 +18,11 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from rnnkit import checkpoint
-from rnnkit.batching import Ragged, bucket_batches, collate
-from rnnkit.checkpoint import Checkpoints, Progress
 from rnnkit.errors import CheckpointError, TrainingDiverged, TrainingInterrupted
-from rnnkit.models import RNNClassifier, loss_per_item, probabilities
+from rnnkit.nn.encoder import RNNClassifier, loss_per_item, probabilities
+from rnnkit.text.batches import Ragged, bucket_batches, collate
+from rnnkit.train import checkpoint
+from rnnkit.train.checkpoint import Checkpoints, Progress
 
 # Prediction batches stay small enough that a batch's gate inputs stay near the cache; larger ones
 # were slower per text here (64: 1,400 reviews/s, 256: 1,250 on IMDB-length reviews).

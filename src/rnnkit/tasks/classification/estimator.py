@@ -20,16 +20,16 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
-from rnnkit.batching import Ragged, clip_characters, encode_indexed, index_texts
-from rnnkit.checkpoint import Checkpoints
-from rnnkit.config import validate_params
-from rnnkit.datasets import stratified_split
-from rnnkit.embeddings import embedding_matrix, read_vectors
+from rnnkit.data.tables import stratified_split
+from rnnkit.data.vectors import embedding_matrix, read_vectors
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.linear import PARTS, LinearModels, blend, fit_blend
-from rnnkit.models import RNNClassifier
-from rnnkit.text import TextPipeline, Vocab
-from rnnkit.training import TrainSettings, predict_proba, schedule, train
+from rnnkit.nn.encoder import RNNClassifier
+from rnnkit.tasks.classification.linear import PARTS, LinearModels, blend, fit_blend
+from rnnkit.tasks.params import validate_params
+from rnnkit.text.batches import Ragged, clip_characters, encode_indexed, index_texts
+from rnnkit.text.pipeline import TextPipeline, Vocab
+from rnnkit.train.checkpoint import Checkpoints
+from rnnkit.train.loop import TrainSettings, predict_proba, schedule, train
 
 
 class TextClassifier(ClassifierMixin, BaseEstimator):
@@ -260,7 +260,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def save(self, path: str | Path, metrics: dict | None = None) -> Path:
         """Write the model bundle directory (atomically); ``metrics`` adds ``metrics.json`` and plots."""
-        from rnnkit.bundle import save_bundle
+        from rnnkit.store.bundle import save_bundle
 
         check_is_fitted(self, "model_")
         return save_bundle(self, Path(path), metrics)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numbers
 
 from rnnkit.errors import ConfigError
-from rnnkit.models import CELLS, ENCODINGS, POOLINGS
-from rnnkit.text import SPECIALS, TOKENIZERS
-from rnnkit.training import MONITORS
+from rnnkit.nn.encoder import CELLS, ENCODINGS, POOLINGS
+from rnnkit.text.pipeline import SPECIALS, TOKENIZERS
+from rnnkit.train.loop import MONITORS
 
 CHOICES = {
     "cell": tuple(CELLS),

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from rnnkit.errors import ConfigError
-from rnnkit.text import UNK_ID, TextPipeline, Vocab, index_tokens, pad_sequences
+from rnnkit.text.pipeline import UNK_ID, TextPipeline, Vocab, index_tokens, pad_sequences
 
 # Below this many characters, a second process costs more to start than it saves.
 PARALLEL_MIN_CHARS = 2_000_000

@@ -25,9 +25,9 @@ import safetensors.torch
 import torch
 
 from rnnkit import __version__
-from rnnkit.atomic import write_directory
 from rnnkit.errors import CheckpointError
-from rnnkit.tensorfile import read_tensors
+from rnnkit.store.atomic import write_directory
+from rnnkit.store.tensorfile import read_tensors
 
 FORMAT = "rnnkit-training-checkpoint"
 FORMAT_VERSION = 1

@@ -16,13 +16,14 @@ import numpy as np
 import safetensors.torch
 import torch
 
-from rnnkit import __version__, plots
-from rnnkit.atomic import write_directory
-from rnnkit.config import validate_params
+from rnnkit import __version__
 from rnnkit.errors import BundleError, ConfigError
-from rnnkit.linear import BUCKETS, PARTS, LinearModels
-from rnnkit.tensorfile import read_tensors
-from rnnkit.text import Vocab
+from rnnkit.report import plots
+from rnnkit.store.atomic import write_directory
+from rnnkit.store.tensorfile import read_tensors
+from rnnkit.tasks.classification.linear import BUCKETS, PARTS, LinearModels
+from rnnkit.tasks.params import validate_params
+from rnnkit.text.pipeline import Vocab
 
 FORMAT = "rnnkit-text-classifier"
 FORMAT_VERSION = 2  # 2: the linear models (rnnkit 0.3); format 1 bundles load as classifiers without them
@@ -115,7 +116,7 @@ def _read_json(path: Path) -> object:
 
 def load_model(path: str | Path):
     """Load a bundle written by ``TextClassifier.save``; refuse anything incomplete or inconsistent."""
-    from rnnkit.estimator import TextClassifier, make_model
+    from rnnkit.tasks.classification.estimator import TextClassifier, make_model
 
     path = Path(path)
     if not path.is_dir():

@@ -1,0 +1,41 @@
+"""Text preprocessing: cleaning, tokenizers, the vocabulary, Keras-style padding and one-hot."""
+
+from rnnkit.text.pipeline import (
+    PAD,
+    PAD_ID,
+    SOS,
+    SPECIALS,
+    TOKENIZERS,
+    UNK,
+    UNK_ID,
+    TextPipeline,
+    Vocab,
+    char_tokenize,
+    clean_text,
+    index_tokens,
+    one_hot,
+    pad_sequences,
+    remove_stopwords,
+    strip_markup,
+    word_tokenize,
+)
+
+__all__ = [
+    "PAD",
+    "PAD_ID",
+    "SOS",
+    "SPECIALS",
+    "TOKENIZERS",
+    "UNK",
+    "UNK_ID",
+    "TextPipeline",
+    "Vocab",
+    "char_tokenize",
+    "clean_text",
+    "index_tokens",
+    "one_hot",
+    "pad_sequences",
+    "remove_stopwords",
+    "strip_markup",
+    "word_tokenize",
+]
