@@ -26,9 +26,9 @@ from torch import nn
 
 from rnnkit.data.tables import load_imdb
 from rnnkit.tasks.classification.estimator import TextClassifier, make_model
+from rnnkit.tasks.classification.model import predict_proba
 from rnnkit.text.batches import bucket_batches, collate, encode_texts
 from rnnkit.text.pipeline import PAD_ID, TextPipeline, Vocab
-from rnnkit.train.loop import predict_proba
 
 FLOP_PER_TOKEN = 1.18e6  # BiGRU-128/emb-128 training step (forward + backward) per real token
 

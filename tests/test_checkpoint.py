@@ -15,6 +15,7 @@ import pytest
 import safetensors.torch
 import torch
 
+import rnnkit.tasks.classification.model
 import rnnkit.train.loop
 from rnnkit import TextClassifier, __version__, load_model
 from rnnkit.cli import main, resume_command
@@ -116,14 +117,14 @@ def test_resuming_with_other_settings_or_data_is_refused(corpus, tmp_path, monke
 
 
 def test_a_nan_loss_stops_training_naming_the_batch_and_keeps_the_last_good_checkpoint(corpus, tmp_path, monkeypatch):
-    original, calls = rnnkit.train.loop.weighted_loss, [0]
+    original, calls = rnnkit.tasks.classification.model.weighted_loss, [0]
 
     def nan_on_the_sixth(logits, targets, weights):
         calls[0] += 1
         loss, weight = original(logits, targets, weights)
         return (loss * float("nan") if calls[0] == 6 else loss), weight
 
-    monkeypatch.setattr(rnnkit.train.loop, "weighted_loss", nan_on_the_sixth)
+    monkeypatch.setattr(rnnkit.tasks.classification.model, "weighted_loss", nan_on_the_sixth)
     with pytest.raises(TrainingDiverged) as caught:
         TextClassifier(**PARAMS).fit(*corpus, checkpoint_dir=tmp_path / "ck", checkpoint_every=0.0)
     assert str(caught.value) == (

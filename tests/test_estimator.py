@@ -66,7 +66,7 @@ def test_same_seed_gives_identical_models_and_another_seed_does_not(binary_corpu
 
 def test_early_stopping_restores_the_best_epoch(small_params):
     """Random labels: the model can only overfit, so validation loss soon rises and training stops."""
-    from rnnkit.train.loop import evaluate_loss
+    from rnnkit.tasks.classification.model import ClassificationExamples
 
     texts, _ = make_corpus(200)
     rng = np.random.default_rng(0)
@@ -79,7 +79,7 @@ def test_early_stopping_restores_the_best_epoch(small_params):
     assert len(losses) == best + 1 + 2 < 30  # stopped exactly `patience` epochs after the best one
     data = encode_texts(val_texts, make_pipeline(clf.params_), clf.vocab_, clf.max_length)
     targets = class_indices(val_labels, clf.classes_, "validation")
-    restored_loss, _ = evaluate_loss(clf.model_, data, targets, torch.ones(2))
+    restored_loss = ClassificationExamples(data, targets, torch.ones(2)).evaluate(clf.model_)["loss"]
     assert restored_loss == pytest.approx(losses[best], rel=1e-5)
 
 
@@ -203,7 +203,7 @@ def test_a_failed_refit_keeps_the_previous_model(binary_corpus, small_params):
 
 
 def test_accuracy_monitor_keeps_the_most_accurate_epoch_ties_going_to_the_lower_loss(small_params):
-    from rnnkit.train.loop import evaluate_loss
+    from rnnkit.tasks.classification.model import ClassificationExamples
 
     texts, labels = make_corpus(200)
     val_texts, val_labels = make_corpus(60, seed=9)
@@ -213,8 +213,8 @@ def test_accuracy_monitor_keeps_the_most_accurate_epoch_ties_going_to_the_lower_
     best = max(clf.history_, key=lambda r: (r["val_accuracy"], -r["val_loss"]))
     data = encode_texts(val_texts, make_pipeline(clf.params_), clf.vocab_, clf.max_length)
     targets = class_indices(np.array(val_labels), clf.classes_, "validation")
-    loss, accuracy = evaluate_loss(clf.model_, data, targets, torch.ones(2))
-    assert (accuracy, loss) == (best["val_accuracy"], pytest.approx(best["val_loss"], rel=1e-5))
+    scores = ClassificationExamples(data, targets, torch.ones(2)).evaluate(clf.model_)
+    assert (scores["accuracy"], scores["loss"]) == (best["val_accuracy"], pytest.approx(best["val_loss"], rel=1e-5))
 
 
 def test_lr_decay_multiplies_the_learning_rate_after_every_epoch(small_params, monkeypatch):

@@ -22,10 +22,9 @@ from hypothesis import strategies as st
 from rnnkit import TextClassifier, load_model
 from rnnkit.data.tables import read_table
 from rnnkit.errors import RnnkitError
-from rnnkit.nn.encoder import RNNClassifier
+from rnnkit.tasks.classification.model import RNNClassifier
 from rnnkit.text.pipeline import Vocab
 from rnnkit.train import checkpoint
-from rnnkit.train.loop import parameter_groups
 
 from .conftest import SMALL, make_corpus
 
@@ -171,7 +170,7 @@ def test_checkpoint_loading_accepts_or_refuses_any_bytes_with_a_checkpoint_error
     shutil.copytree(where, broken)
     original = (where / name).read_bytes()
     model = RNNClassifier(vocab_size, 2, hidden_size=16, embedding_dim=16, ngram_buckets=64)
-    optimizer = torch.optim.Adam(parameter_groups(model, 0.01))
+    optimizer = torch.optim.Adam(model.parameter_groups(0.01))
 
     @FUZZ
     @given(data=any_bytes(original))

@@ -8,15 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.nn.encoder import (
-    POOLINGS,
-    RecurrentEncoder,
-    RNNClassifier,
-    left_align,
-    loss_per_item,
-    probabilities,
-)
+from rnnkit.nn.encoder import POOLINGS, RecurrentEncoder, left_align
 from rnnkit.nn.steps import reversal_index
+from rnnkit.tasks.classification.model import RNNClassifier, loss_per_item, probabilities
 
 
 def sigmoid(x):
@@ -153,7 +147,7 @@ def test_spatial_dropout_drops_whole_channels_for_every_step_and_keeps_the_mean(
 
 
 def test_ngram_bag_averages_the_weights_of_words_and_hashed_word_pairs_of_real_steps_only():
-    from rnnkit.nn.encoder import NgramBag
+    from rnnkit.tasks.classification.model import NgramBag
 
     bag = NgramBag(vocab_size=10, buckets=7, outputs=2)
     with torch.no_grad():

@@ -1,4 +1,4 @@
-"""The network: embedding (or one-hot) -> recurrent encoder -> pooling -> linear head.
+"""The shared recurrent encoder: exact-length RNN/LSTM/GRU stacks, pooling and input dropout.
 
 Length handling is exact by construction, without ``pack_padded_sequence`` (about 11x slower on
 CPU than the fused kernels on padded batches):
@@ -18,12 +18,10 @@ natural layout for a recurrence (each step reads one contiguous block): embeddin
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.nn.gru import FusedGRU
 from rnnkit.nn.steps import gather_steps, reading_order, scatter_steps, valid_steps
-from rnnkit.text.pipeline import PAD_ID
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 POOLINGS = ("last", "max", "mean", "attention")
@@ -141,88 +139,3 @@ class SpatialDropout(nn.Module):
             return x
         keep = torch.empty(1, x.size(1), x.size(2), dtype=x.dtype, device=x.device).bernoulli_(1 - self.p)
         return x * keep / (1 - self.p)
-
-
-class NgramBag(nn.Module):
-    """A linear model over the bag of a text's words and hashed word bigrams (fastText's features),
-    whose logits are added to the recurrent model's.
-
-    The RNN reads order and context; the bag memorises which words and pairs of words carry a
-    label, which linear models do very well on long texts. Ids ``(batch, time)`` post-padded.
-    """
-
-    def __init__(self, vocab_size: int, buckets: int, outputs: int):
-        super().__init__()
-        self.vocab_size, self.buckets = vocab_size, buckets
-        self.weights = nn.EmbeddingBag(vocab_size + buckets, outputs, mode="mean")
-        nn.init.zeros_(self.weights.weight)
-
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        bigrams = self.vocab_size + (ids[:, :-1] * 1_000_003 + ids[:, 1:]) % self.buckets
-        features = torch.cat([ids, bigrams], dim=1)
-        steps = torch.arange(ids.size(1), device=ids.device)
-        real = torch.cat([steps[None, :] < lengths[:, None], steps[None, 1:] < lengths[:, None]], dim=1)
-        counts = real.sum(dim=1)
-        offsets = torch.cat([counts.new_zeros(1), counts.cumsum(0)[:-1]])
-        return self.weights(features[real], offsets)
-
-
-class RNNClassifier(nn.Module):
-    """ids -> logits: ``(batch, 1)`` for a binary task (sigmoid), ``(batch, classes)`` otherwise."""
-
-    def __init__(
-        self,
-        vocab_size: int,
-        num_classes: int,
-        cell: str = "gru",
-        hidden_size: int = 128,
-        embedding_dim: int = 128,
-        encoding: str = "embedding",
-        num_layers: int = 1,
-        bidirectional: bool = True,
-        dropout: float = 0.0,
-        pooling: str = "max",
-        padding: str = "post",
-        ngram_buckets: int = 0,
-    ):
-        super().__init__()
-        self.vocab_size = vocab_size
-        self.padding = padding
-        if encoding == "embedding":
-            self.embedding: nn.Embedding | None = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
-            input_size = embedding_dim
-        else:
-            self.embedding = None
-            input_size = vocab_size
-        # One-hot inputs are symbols, not features: dropping a channel would erase a symbol
-        # (a whole nucleotide) from the entire text, so they get no input dropout.
-        self.input_dropout = SpatialDropout(dropout if encoding == "embedding" else 0.0)
-        self.encoder = RecurrentEncoder(cell, input_size, hidden_size, num_layers, bidirectional, dropout)
-        self.pooling = Pooling(pooling, self.encoder.output_size, bidirectional)
-        self.output_dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(self.encoder.output_size, 1 if num_classes == 2 else num_classes)
-        self.ngrams = NgramBag(vocab_size, ngram_buckets, self.head.out_features) if ngram_buckets else None
-
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        if self.padding == "pre":
-            ids = left_align(ids, lengths)
-        ids = ids.t()  # time-major from here on
-        x = self.embedding(ids) if self.embedding is not None else F.one_hot(ids, self.vocab_size).float()
-        h = self.encoder(self.input_dropout(x), lengths)
-        logits = self.head(self.output_dropout(self.pooling(h, lengths)))
-        return logits if self.ngrams is None else logits + self.ngrams(ids.t(), lengths)
-
-
-def probabilities(logits: torch.Tensor) -> torch.Tensor:
-    """Class probabilities ``(batch, classes)`` from :class:`RNNClassifier` logits."""
-    if logits.size(1) == 1:
-        p = torch.sigmoid(logits)
-        return torch.cat([1 - p, p], dim=1)
-    return torch.softmax(logits, dim=1)
-
-
-def loss_per_item(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Binary or categorical cross-entropy for each item, ``(batch,)``; targets are class indices."""
-    if logits.size(1) == 1:
-        return F.binary_cross_entropy_with_logits(logits[:, 0], targets.to(logits.dtype), reduction="none")
-    return F.cross_entropy(logits, targets, reduction="none")

@@ -12,27 +12,39 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
+from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from rnnkit.errors import CheckpointError, TrainingDiverged, TrainingInterrupted
-from rnnkit.nn.encoder import RNNClassifier, loss_per_item, probabilities
-from rnnkit.text.batches import Ragged, bucket_batches, collate
+from rnnkit.text.batches import bucket_batches
 from rnnkit.train import checkpoint
 from rnnkit.train.checkpoint import Checkpoints, Progress
 
-# Prediction batches stay small enough that a batch's gate inputs stay near the cache; larger ones
-# were slower per text here (64: 1,400 reviews/s, 256: 1,250 on IMDB-length reviews).
-PREDICT_BATCH_SIZE = 64
-
-
-# What "a better epoch" means for early stopping and for the weights kept at the end. Accuracy,
+# What "a better epoch" means for early stopping and for the weights kept at the end: the loss, or
+# a score the task's ``evaluate`` reports (higher is better; ties go to the lower loss). Accuracy,
 # the figure users read, keeps rising for an epoch or two after the validation loss turns (the
-# model grows overconfident on the examples it gets wrong); ties go to the lower loss.
-MONITORS = ("accuracy", "loss")
+# model grows overconfident on the examples it gets wrong).
+MONITORS = ("accuracy", "loss", "f1")
+
+
+class Examples(Protocol):
+    """One split of a task's data as the loop sees it; the task decides batches' contents and loss."""
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """``(n,)`` item lengths, for batches of similar lengths."""
+
+    def loss(self, model: nn.Module, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+        """(summed loss, summed weight, correct, counted) over the items ``idx``: the batch loss is
+        the first over the second; accuracy is correct over counted (items or tokens)."""
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Scores over the whole split: ``"loss"`` (as training computes it) and the monitored ones."""
 
 
 @dataclass(frozen=True)
@@ -47,12 +59,6 @@ class TrainSettings:
     monitor: str = "accuracy"
     seed: int = 0
     verbose: bool = True
-
-
-# The n-gram bag is linear in sparse features, each seen in few batches, and its logits are a mean over
-# hundreds of features: at the recurrent model's step size it stays negligible beside it. On IMDB
-# (validation accuracy, 2,500 held-out reviews): factor 10 -> 90.76%, 50 -> 91.48%.
-NGRAM_LR_FACTOR = 50.0
 
 
 # Small data needs more epochs: 2,253 DNA sequences make 32 batches an epoch, so ten epochs are 320
@@ -74,61 +80,11 @@ def schedule(train_items: int, batch_size: int, epochs: int | None, patience: in
     return epochs, patience
 
 
-def parameter_groups(model: RNNClassifier, lr: float) -> list[dict]:
-    """The recurrent model at ``lr``; the n-gram bag, when present, at ``NGRAM_LR_FACTOR * lr``."""
-    bag = set(model.ngrams.parameters()) if model.ngrams is not None else set()
-    groups = [{"params": [p for p in model.parameters() if p not in bag]}]
-    if bag:
-        groups.append({"params": list(bag), "lr": lr * NGRAM_LR_FACTOR})
-    return groups
-
-
 def validation_score(record: dict, monitor: str) -> tuple[float, ...]:
-    """Higher is better: (accuracy, -loss) or (-loss,)."""
-    if monitor == "accuracy":
-        return record["val_accuracy"], -record["val_loss"]
-    return (-record["val_loss"],)
-
-
-def weighted_loss(
-    logits: torch.Tensor, targets: torch.Tensor, class_weights: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(sum of class-weighted item losses, sum of the weights): their ratio is the batch loss."""
-    weights = class_weights[targets]
-    return (loss_per_item(logits, targets) * weights).sum(), weights.sum()
-
-
-@torch.inference_mode()
-def predict_proba(model: RNNClassifier, data: Ragged, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
-    """Class probabilities ``(n, classes)``, in input order.
-
-    Items are batched longest-first, a deterministic order: the same texts always meet the same
-    batches, hence the same floating-point results.
-    """
-    model.eval()
-    classes = model.head.out_features if model.head.out_features > 1 else 2
-    out = np.empty((len(data), classes), dtype=np.float32)
-    for idx in bucket_batches(data.lengths, batch_size):
-        out[idx] = probabilities(model(*collate(data, idx, model.padding))).numpy()
-    return out
-
-
-@torch.inference_mode()
-def evaluate_loss(
-    model: RNNClassifier, data: Ragged, targets: np.ndarray, class_weights: torch.Tensor
-) -> tuple[float, float]:
-    """(weighted mean loss, accuracy) over a whole split."""
-    model.eval()
-    loss_sum = weight_sum = correct = 0.0
-    for idx in bucket_batches(data.lengths, PREDICT_BATCH_SIZE):
-        ids, lengths = collate(data, idx, model.padding)
-        y = torch.from_numpy(targets[idx])
-        logits = model(ids, lengths)
-        batch_loss, batch_weight = weighted_loss(logits, y, class_weights)
-        loss_sum += float(batch_loss)
-        weight_sum += float(batch_weight)
-        correct += int((probabilities(logits).argmax(1) == y).sum())
-    return loss_sum / weight_sum, correct / len(data)
+    """Higher is better: (score, -loss) or (-loss,)."""
+    if monitor == "loss":
+        return (-record["val_loss"],)
+    return record[f"val_{monitor}"], -record["val_loss"]
 
 
 class StopOnInterrupt:
@@ -173,13 +129,10 @@ class _NotFinite(Exception):
 
 
 def train(
-    model: RNNClassifier,
-    train_data: Ragged,
-    train_targets: np.ndarray,
-    val_data: Ragged | None,
-    val_targets: np.ndarray | None,
+    model: nn.Module,
+    train_data: Examples,
+    val_data: Examples | None,
     settings: TrainSettings,
-    class_weights: torch.Tensor,
     log: Callable[[str], None] = print,
     checkpoints: Checkpoints | None = None,
     resume: bool = False,
@@ -201,7 +154,8 @@ def train(
     """
     rng = np.random.default_rng(settings.seed)
     # fused: one pass over each parameter per step instead of a dozen (the embedding alone is millions).
-    optimizer = torch.optim.Adam(parameter_groups(model, settings.lr), lr=settings.lr, fused=True)
+    groups = model.parameter_groups(settings.lr) if hasattr(model, "parameter_groups") else model.parameters()
+    optimizer = torch.optim.Adam(groups, lr=settings.lr, fused=True)
     average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(settings.ema)) if settings.ema else None
     scored = average.module if average else model  # the weights that are validated and kept
     progress, best_state = Progress(), None
@@ -231,15 +185,14 @@ def train(
                 while progress.batch < len(batches):
                     idx = batches[progress.batch]
                     try:
-                        step = _train_step(model, optimizer, train_data, train_targets, idx, class_weights, settings)
+                        step = _train_step(model, optimizer, train_data, idx, settings)
                     except _NotFinite as problem:
                         where = f"epoch {progress.epoch}, batch {progress.batch + 1} of {len(batches)}"
                         raise TrainingDiverged(_divergence(where, str(problem), settings, checkpoints)) from None
-                    loss, weight, correct = step
                     if average:
                         average.update_parameters(model)
                     progress.batch += 1
-                    for i, value in enumerate((loss, weight, correct, len(idx))):
+                    for i, value in enumerate(step):
                         sums[i] += value
                     bar.update()
                     bar.set_postfix(loss=f"{sums[0] / sums[1]:.4f}", refresh=False)
@@ -254,10 +207,10 @@ def train(
                     if due and time.monotonic() - last_save >= checkpoints.every_seconds:
                         save_checkpoint()
                         last_save = time.monotonic()
-            # Class-weighted mean over the epoch, computed exactly like the validation loss.
+            # Weighted mean over the epoch, computed exactly like the validation loss.
             record = {"epoch": progress.epoch, "loss": sums[0] / sums[1], "accuracy": sums[2] / sums[3]}
             if val_data is not None:
-                record["val_loss"], record["val_accuracy"] = evaluate_loss(scored, val_data, val_targets, class_weights)
+                record |= {f"val_{name}": value for name, value in val_data.evaluate(scored).items()}
             record["seconds"] = time.perf_counter() - start
             progress.history.append(record)
             for group in optimizer.param_groups:
@@ -288,12 +241,12 @@ def train(
 def _check_resumed(progress: Progress, settings: TrainSettings, validated: bool, where) -> None:
     """Refuse a checkpoint whose position cannot belong to this run (it was altered); the batch is
     checked against the epoch's batches once they are drawn."""
-    scores = 2 if settings.monitor == "accuracy" else 1  # the length of validation_score()
+    scores = 1 if settings.monitor == "loss" else 2  # the length of validation_score()
     ok = (
         progress.epoch <= settings.epochs
         and (progress.batch == 0 or (progress.sums[1] > 0 and progress.sums[3] > 0))
         and progress.stale < settings.patience
-        and all(({"val_loss", "val_accuracy"} <= set(r)) == validated for r in progress.history)
+        and all(("val_loss" in r) == validated for r in progress.history)
         and (progress.best_score is None) == (not validated or not progress.history)
         and (progress.best_score is None or len(progress.best_score) == scores)
     )
@@ -302,23 +255,14 @@ def _check_resumed(progress: Progress, settings: TrainSettings, validated: bool,
 
 
 def _train_step(
-    model: RNNClassifier,
-    optimizer: torch.optim.Optimizer,
-    data: Ragged,
-    targets: np.ndarray,
-    idx: np.ndarray,
-    class_weights: torch.Tensor,
-    settings: TrainSettings,
-) -> tuple[float, float, int]:
-    """One optimizer step on the batch ``idx``: (summed item loss, summed weight, correct predictions).
+    model: nn.Module, optimizer: torch.optim.Optimizer, data: Examples, idx: np.ndarray, settings: TrainSettings
+) -> tuple[float, float, int, int]:
+    """One optimizer step on the batch ``idx``: (summed loss, summed weight, correct, counted).
 
     Raises :class:`_NotFinite` when the loss or the gradient norm is NaN or infinite, before the
     optimizer touches the weights.
     """
-    ids, lengths = collate(data, idx, model.padding)
-    y = torch.from_numpy(targets[idx])
-    logits = model(ids, lengths)
-    batch_loss, batch_weight = weighted_loss(logits, y, class_weights)
+    batch_loss, batch_weight, correct, counted = data.loss(model, idx)
     loss = float(batch_loss.detach())
     if not math.isfinite(loss):
         raise _NotFinite(f"the loss is {loss}")
@@ -329,7 +273,7 @@ def _train_step(
     if not math.isfinite(norm):
         raise _NotFinite(f"the gradient norm is {norm}")
     optimizer.step()
-    return loss, float(batch_weight), int((probabilities(logits.detach()).argmax(1) == y).sum())
+    return loss, float(batch_weight), correct, counted
 
 
 def _divergence(where: str, problem: str, settings: TrainSettings, checkpoints: Checkpoints | None) -> str:
@@ -344,6 +288,7 @@ def _divergence(where: str, problem: str, settings: TrainSettings, checkpoints: 
 
 def _format_epoch(record: dict, epochs: int) -> str:
     text = f"epoch {record['epoch']}/{epochs}  loss {record['loss']:.4f}  acc {record['accuracy']:.4f}"
-    if "val_loss" in record:
-        text += f"  val_loss {record['val_loss']:.4f}  val_acc {record['val_accuracy']:.4f}"
+    for name, value in record.items():
+        if name.startswith("val_") and isinstance(value, float):
+            text += f"  {name.replace('accuracy', 'acc')} {value:.4f}"
     return text + f"  ({record['seconds']:.0f}s)"

@@ -23,13 +23,13 @@ from sklearn.utils.validation import check_is_fitted
 from rnnkit.data.tables import stratified_split
 from rnnkit.data.vectors import embedding_matrix, read_vectors
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.nn.encoder import RNNClassifier
 from rnnkit.tasks.classification.linear import PARTS, LinearModels, blend, fit_blend
+from rnnkit.tasks.classification.model import ClassificationExamples, RNNClassifier, predict_proba
 from rnnkit.tasks.params import validate_params
 from rnnkit.text.batches import Ragged, clip_characters, encode_indexed, index_texts
 from rnnkit.text.pipeline import TextPipeline, Vocab
 from rnnkit.train.checkpoint import Checkpoints
-from rnnkit.train.loop import TrainSettings, predict_proba, schedule, train
+from rnnkit.train.loop import TrainSettings, schedule, train
 
 
 class TextClassifier(ClassifierMixin, BaseEstimator):
@@ -216,12 +216,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             checkpoints = Checkpoints(Path(checkpoint_dir), checkpoint_every, identity)
         history = train(
             model,
-            train_data,
-            train_targets,
-            val_data,
-            val_targets,
+            ClassificationExamples(train_data, train_targets, weights),
+            None if val_data is None else ClassificationExamples(val_data, val_targets, weights),
             settings,
-            weights,
             checkpoints=checkpoints,
             resume=resume,
         )
