@@ -16,7 +16,7 @@ import safetensors.torch
 import torch
 
 from rnnkit import TextClassifier, __version__
-from rnnkit.store.bundle import FORMAT_VERSION
+from rnnkit.tasks.classification.bundle import FORMAT_VERSION
 
 TINY = {"hidden_size": 8, "embedding_dim": 8, "epochs": 1, "ngram_buckets": 64, "min_freq": 1}
 TRAIN_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--epochs=1", "--ngram-buckets=64", "--min-freq=1", "--quiet"]
@@ -156,7 +156,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("an extra tensor", ["predict", "{d}/model_extra_tensor", "text"], E + "{d}/model_extra_tensor/model.safetensors: tensors do not match config.json; unexpected evil"),
     ("weights not safetensors", ["predict", "{d}/model_garbage_weights", "text"], E + "{d}/model_garbage_weights/model.safetensors: not a readable safetensors file (Error while deserializing header: header too large)"),
     # prediction inputs
-    ("predict without texts", ["predict", "{d}/model"], E + "give either texts to classify or --input FILE, not both or neither"),
+    ("predict without texts", ["predict", "{d}/model"], E + "give either texts or --input FILE, not both or neither"),
     ("predict --input missing", ["predict", "{d}/model", "--input", "{d}/missing.txt"], E + "{d}/missing.txt: no such file"),
     ("predict --input is a directory", ["predict", "{d}/model", "--input", "{d}/no_classes"], E + "{d}/no_classes: is a directory; --input needs a file of texts"),
     ("predict --input empty", ["predict", "{d}/model", "--input", "{d}/empty.csv"], E + "{d}/empty.csv: no data rows (the file is empty or has only a header line)"),

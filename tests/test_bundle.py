@@ -15,7 +15,7 @@ import torch
 
 from rnnkit import TextClassifier, load_model
 from rnnkit.errors import BundleError
-from rnnkit.store.bundle import FORMAT_VERSION
+from rnnkit.tasks.classification.bundle import FORMAT_VERSION
 
 from .conftest import SMALL, make_corpus
 

@@ -120,7 +120,7 @@ USER_ERRORS = [
         "'attention') (see --help)",
     ),
     (["evaluate", "nomodel", "x.csv"], "rnnkit: error: nomodel: no such model directory"),
-    (["predict", "nomodel"], "rnnkit: error: give either texts to classify or --input FILE, not both or neither"),
+    (["predict", "nomodel"], "rnnkit: error: give either texts or --input FILE, not both or neither"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""rnnkit: train, evaluate, save and serve recurrent text classifiers on a CPU."""
+"""rnnkit: train, evaluate, save and serve recurrent networks for text classification and tagging on a CPU."""
 
 import os
 
@@ -11,7 +11,8 @@ __version__ = "0.3.0"
 # rnnkit is imported first), and a value the user set wins.
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
-from rnnkit.store.bundle import load_model
+from rnnkit.tasks import load_model
 from rnnkit.tasks.classification.estimator import TextClassifier
+from rnnkit.tasks.tagging.estimator import SequenceTagger
 
-__all__ = ["TextClassifier", "__version__", "load_model"]
+__all__ = ["SequenceTagger", "TextClassifier", "__version__", "load_model"]

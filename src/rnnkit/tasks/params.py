@@ -1,6 +1,7 @@
-"""Validation of the estimator's parameters, shared by the Python API, the CLI and bundle loading.
+"""Validation of the estimators' parameters, shared by the Python API, the CLI and bundle loading.
 
-The defaults themselves live in one place only: the signature of ``TextClassifier.__init__``.
+Every estimator's parameters are checked by the same rules (a name means the same everywhere); each
+checks only the names it has. The defaults live in one place only: each estimator's ``__init__``.
 """
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ from __future__ import annotations
 import numbers
 
 from rnnkit.errors import ConfigError
+from rnnkit.nn.chars import CHAR_ENCODERS
 from rnnkit.nn.encoder import CELLS, ENCODINGS, POOLINGS
+from rnnkit.tasks.tagging.schemes import SCHEMES
 from rnnkit.text.pipeline import SPECIALS, TOKENIZERS
 from rnnkit.train.loop import MONITORS
 
@@ -21,8 +24,10 @@ CHOICES = {
     "truncating": ("pre", "post"),
     "class_weight": (None, "balanced"),
     "monitor": MONITORS,
+    "char_encoder": CHAR_ENCODERS,
+    "tag_scheme": (None, *SCHEMES),
 }
-BOOLEANS = ("bidirectional", "freeze_embeddings", "linear", "lowercase", "stopwords", "verbose")
+BOOLEANS = ("bidirectional", "casing", "crf", "freeze_embeddings", "linear", "lowercase", "stopwords", "verbose")
 # Integers whose None means "chosen from the data" (auto) rather than "no limit".
 AUTO = ("epochs", "patience")
 # name -> (smallest allowed value, whether None is allowed)
@@ -38,7 +43,10 @@ POSITIVE_INTS = {
     "patience": (1, True),
     "seed": (0, False),
     "ngram_buckets": (0, False),
+    "char_dim": (1, False),
+    "char_size": (2, False),
 }
+
 
 
 def _is_int(value: object) -> bool:
@@ -49,18 +57,20 @@ def _is_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def validate_params(params: dict) -> None:
-    """Raise :class:`ConfigError` naming the first parameter whose value is not allowed."""
-    for name, allowed in CHOICES.items():
-        if params[name] not in allowed:
+def validate_params(params: dict, monitors: tuple = MONITORS) -> None:
+    """Raise :class:`ConfigError` naming the first parameter whose value is not allowed; ``monitors``
+    are the values ``monitor`` may take for this estimator."""
+    choices = {**CHOICES, "monitor": monitors}
+    for name, allowed in choices.items():
+        if name in params and params[name] not in allowed:
             shown = ", ".join(repr(a) if a is None else a for a in allowed)
             raise ConfigError(f"{name} must be one of {shown}; got {params[name]!r}")
     for name in BOOLEANS:
-        if not isinstance(params[name], bool):
+        if name in params and not isinstance(params[name], bool):
             raise ConfigError(f"{name} must be True or False; got {params[name]!r}")
     for name, (low, nullable) in POSITIVE_INTS.items():
-        value = params[name]
-        if value is None and nullable:
+        value = params.get(name)
+        if name not in params or (value is None and nullable):
             continue
         if not _is_int(value) or value < low:
             none = " or None (auto)" if name in AUTO else " or None" if nullable else ""
@@ -68,16 +78,20 @@ def validate_params(params: dict) -> None:
     vectors = params["embeddings"]
     if vectors is not None and (not isinstance(vectors, str) or not vectors):
         raise ConfigError(f"embeddings must be the path of a word-vector file or None; got {vectors!r}")
-    if not _is_number(params["dropout"]) or not 0 <= params["dropout"] < 1:
-        raise ConfigError(f"dropout must be a number in [0, 1); got {params['dropout']!r}")
+    for name in ("dropout", "word_dropout"):
+        _check_fraction(params, name)
     if not _is_number(params["lr"]) or not params["lr"] > 0:
         raise ConfigError(f"lr must be a positive number; got {params['lr']!r}")
-    if not _is_number(params["ema"]) or not 0 <= params["ema"] < 1:
-        raise ConfigError(f"ema must be a number in [0, 1); got {params['ema']!r}")
+    _check_fraction(params, "ema")
     if not _is_number(params["lr_decay"]) or not 0 < params["lr_decay"] <= 1:
         raise ConfigError(f"lr_decay must be a number in (0, 1]; got {params['lr_decay']!r}")
     clip = params["clip_norm"]
     if clip is not None and (not _is_number(clip) or not clip > 0):
         raise ConfigError(f"clip_norm must be a positive number or None; got {clip!r}")
-    if not _is_number(params["val_fraction"]) or not 0 <= params["val_fraction"] < 1:
-        raise ConfigError(f"val_fraction must be a number in [0, 1); got {params['val_fraction']!r}")
+    _check_fraction(params, "val_fraction")
+
+
+def _check_fraction(params: dict, name: str) -> None:
+    value = params.get(name, 0)
+    if not _is_number(value) or not 0 <= value < 1:
+        raise ConfigError(f"{name} must be a number in [0, 1); got {value!r}")

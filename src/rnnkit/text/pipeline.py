@@ -70,6 +70,19 @@ def word_tokenize(text: str) -> list[str]:
     return tokens
 
 
+# Tokens as annotated corpora split them (CoNLL, Penn Treebank): abbreviations keep their dots
+# ("U.S."), numbers their separators ("1,000.5"), hyphenated words stay whole, clitics and every other
+# mark stand alone ("Germany" "'s", "do" "n't").
+_ANNOTATED = re.compile(r"(?:[^\W\d_]\.){2,}|\d+(?:[.,:/]\d+)*|\w+(?=n't)|n't|\w+(?:-\w+)*|'\w+|[^\w\s]")
+
+
+def token_spans(text: str) -> list[tuple[str, int, int]]:
+    """Split raw text as annotated corpora are tokenized, keeping where each token is:
+    ``"Tom's in Paris."`` -> ``[("Tom", 0, 3), ("'s", 3, 5), ("in", 6, 8), ("Paris", 9, 14), (".", 14, 15)]``.
+    """
+    return [(m.group(), m.start(), m.end()) for m in _ANNOTATED.finditer(text)]
+
+
 def char_tokenize(text: str) -> list[str]:
     """One token per character, spaces included (for DNA, names, or character-level models)."""
     return list(text)

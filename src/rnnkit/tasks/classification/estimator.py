@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from rnnkit.data.tables import stratified_split
 from rnnkit.data.vectors import embedding_matrix, read_vectors
 from rnnkit.errors import ConfigError, DataError
+from rnnkit.tasks.classification import bundle
 from rnnkit.tasks.classification.linear import PARTS, LinearModels, blend, fit_blend
 from rnnkit.tasks.classification.model import ClassificationExamples, RNNClassifier, predict_proba
 from rnnkit.tasks.params import validate_params
@@ -38,6 +39,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     See the README for what each parameter does. ``verbose=True`` prints one line per epoch (and
     a progress bar on a terminal).
     """
+
+    monitors = ("accuracy", "loss")  # what ``monitor`` may name
 
     def __init__(
         self,
@@ -133,7 +136,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         same as that of an uninterrupted run.
         """
         params = {k: _plain(v) for k, v in self.get_params().items()}
-        validate_params(params)
+        validate_params(params, self.monitors)
         given = params  # as set, for the checkpoint's identity; params_ records what training used
         if resume and checkpoint_dir is None:
             raise ConfigError("resume=True needs the checkpoint_dir to resume from")
@@ -257,10 +260,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def save(self, path: str | Path, metrics: dict | None = None) -> Path:
         """Write the model bundle directory (atomically); ``metrics`` adds ``metrics.json`` and plots."""
-        from rnnkit.store.bundle import save_bundle
-
         check_is_fitted(self, "model_")
-        return save_bundle(self, Path(path), metrics)
+        return bundle.save(self, Path(path), metrics)
 
 
 def _parts(linear: LinearModels, model: RNNClassifier, tokens: tuple, data: Ragged) -> list[np.ndarray]:

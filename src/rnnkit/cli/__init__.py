@@ -1,0 +1,307 @@
+"""``rnnkit train | evaluate | predict | baseline`` for every task.
+
+The task of ``train`` is ``--task`` or, when not given, told by the data (``.conll``/``.conllu``
+files are tagging; everything else classification); ``evaluate`` and ``predict`` follow the task the
+bundle records. Errors a user can cause end in one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import warnings
+from pathlib import Path
+
+from rnnkit import __version__
+from rnnkit.cli import classify, tag
+from rnnkit.data.conll import tagged_format
+from rnnkit.errors import ConfigError, RnnkitError, TrainingInterrupted
+from rnnkit.tasks import load_model
+from rnnkit.tasks.classification.estimator import TextClassifier
+from rnnkit.tasks.params import CHOICES
+from rnnkit.tasks.tagging.estimator import SequenceTagger
+
+TASKS = {"classification": TextClassifier, "tagging": SequenceTagger}
+
+# The estimator parameters offered as options, with their help: task_params reads back exactly these.
+MODEL_OPTIONS = {
+    "cell": "recurrent cell: rnn (Elman, tanh), lstm or gru",
+    "bidirectional": "read each text in both directions",
+    "num_layers": "stacked recurrent layers",
+    "hidden_size": "hidden units per direction",
+    "embedding_dim": "size of the token embeddings (ignored with --token-encoding onehot)",
+    "embeddings": "initialise the embeddings from word vectors in this word2vec/GloVe/fastText text file (.gz ok)",
+    "freeze_embeddings": "keep the pretrained embeddings fixed instead of fine-tuning them",
+    "token_encoding": "how tokens enter the RNN: embedding, or onehot for small vocabularies such as DNA letters",
+    "char_encoder": "tagging: how each word's spelling is read: cnn, a bidirectional lstm or gru, or none",
+    "char_dim": "tagging: size of the character embeddings",
+    "char_size": "tagging: size of each word's character encoding",
+    "casing": "tagging: give the network each token's casing kind (lower, UPPER, Title, mixed, digits)",
+    "crf": "tagging: score whole tag sequences with a linear-chain CRF (else one softmax per token)",
+    "tag_scheme": "tagging: the scheme of the data's tags: iob1, iob2, bioes (iobes), plain, or auto (detected)",
+    "word_dropout": "tagging: replace words by <unk> with this probability in training, in [0, 1)",
+    "dropout": "dropout on embeddings, between layers and before the output layer, in [0, 1)",
+    "pooling": "how the sequence is summarised: last state, max, mean or attention (true lengths only)",
+    "ngram_buckets": "add a linear model over words and this many hashed word-pair buckets (0: off)",
+    "linear": "blend the RNN with TF-IDF and NB logistic regressions over word n-grams, weighted on validation",
+    "tokenizer": "word (words and punctuation) or char",
+    "lowercase": "lowercase words (tagging: the word vectors only; spelling and casing keep the case)",
+    "stopwords": "remove common English function words",
+    "num_words": "vocabulary size cap, the 4 reserved ids included ('none' for no cap)",
+    "min_freq": "keep tokens seen at least this often in training",
+    "max_length": "keep at most this many tokens per text ('none' for all)",
+    "padding": "where batches are padded: pre or post (results are the same; post is faster)",
+    "truncating": "which end of a long text is cut: pre keeps the end, post keeps the start",
+    "batch_size": "texts (or sentences) per training batch",
+    "epochs": "maximum number of epochs ('auto': 10, or more to make at least 3,000 updates on small data)",
+    "lr": "Adam learning rate",
+    "lr_decay": "multiply the learning rate by this after every epoch (1 keeps it constant)",
+    "ema": "validate and keep a moving average of the weights, with this decay per step (0: the raw weights)",
+    "clip_norm": "clip the gradient norm to this ('none' to disable)",
+    "patience": "stop after this many epochs without a better validation score ('auto': a fifth of the epochs, >= 2)",
+    "monitor": "validation score for early stopping and the epoch kept: accuracy (ties: lower loss), loss, or f1 "
+    "(entity F1, tagging; auto: f1 for entity tags, else accuracy)",
+    "class_weight": "none, or balanced to weight classes inversely to their frequency",
+    "val_fraction": "fraction of the training data held out for validation when --val is not given",
+    "seed": "random seed: the same seed and data give the same model",
+}
+# Options whose None is spelled 'auto' (chosen from the data) rather than 'none' (no limit).
+AUTO_OPTIONS = ("epochs", "patience", "monitor", "tag_scheme")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, like every other rnnkit error."""
+
+    def error(self, message: str) -> None:
+        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def _nullable(kind, spelled: str = "none"):
+    def parse(text: str):
+        return None if text.lower() == spelled else kind(text)
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _spelled(name: str, value: object) -> str:
+    if value is None:
+        return "auto" if name in AUTO_OPTIONS else "none"
+    return str(value)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """One option per estimator parameter. An option left out takes the chosen task's default, so
+    options start absent from the namespace (``SUPPRESS``); the help shows each task's default."""
+    group = parser.add_argument_group("model and training options")
+    defaults = {task: estimator().get_params() for task, estimator in TASKS.items()}
+    for name, help_text in MODEL_OPTIONS.items():
+        shown = {task: _spelled(name, d[name]) for task, d in defaults.items() if name in d}
+        if len(set(shown.values())) == 1 and len(shown) > 1:
+            text = f"{help_text} (default: {next(iter(shown.values()))})"
+        else:
+            text = f"{help_text} (default: {'; '.join(f'{t} {v}' for t, v in shown.items())})"
+        default = next(d[name] for d in defaults.values() if name in d)
+        flag, kwargs = "--" + name.replace("_", "-"), {"default": argparse.SUPPRESS, "help": text}
+        auto = "auto" if name in AUTO_OPTIONS else "none"
+        if name in CHOICES:
+            kwargs["metavar"] = "{" + ",".join(_spelled(name, c) for c in CHOICES[name]) + "}"
+        if isinstance(default, bool):
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+        elif name == "monitor":
+            group.add_argument(flag, type=_nullable(str, auto), choices=[*CHOICES[name], None], **kwargs)
+        elif name in CHOICES:
+            group.add_argument(flag, type=_nullable(str, auto), choices=CHOICES[name], **kwargs)
+        elif name == "embeddings":
+            group.add_argument(flag, metavar="FILE", **kwargs)
+        elif name in ("num_words", "max_length", "epochs", "patience"):
+            group.add_argument(flag, type=_nullable(int, auto), **kwargs)
+        elif name == "clip_norm":
+            group.add_argument(flag, type=_nullable(float), **kwargs)
+        else:
+            group.add_argument(flag, type=type(default), **kwargs)
+
+
+def task_params(args: argparse.Namespace, task: str) -> dict:
+    """The chosen task's parameters: its defaults, then the options given (refusing another task's)."""
+    params = TASKS[task]().get_params()
+    given = {name: getattr(args, name) for name in MODEL_OPTIONS if hasattr(args, name)}
+    foreign = [name for name in given if name not in params]
+    if foreign:
+        flag = "--" + foreign[0].replace("_", "-")
+        raise ConfigError(f"{flag} is not an option of {task} (see --help)")
+    return {**params, **given, "verbose": not args.quiet}
+
+
+def train_task(args: argparse.Namespace) -> str:
+    """``--task``, or tagging for CoNLL/CoNLL-U training files, else classification."""
+    if args.task:
+        return args.task
+    return "tagging" if tagged_format(Path(args.data)) in ("conll", "conllu") else "classification"
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="rnnkit", description="Train, evaluate and use recurrent text classifiers and taggers.")
+    parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    train = commands.add_parser("train", help="train a model and save it as a bundle directory")
+    train.add_argument(
+        "data",
+        help="training data: .csv/.tsv/.jsonl[.gz], a folder-per-class directory, or imdb; "
+        "for tagging .conll/.conllu/.jsonl[.gz]",
+    )
+    train.add_argument("--task", choices=tuple(TASKS), help="the task (default: tagging for .conll/.conllu data)")
+    train.add_argument("--test", help="test data, evaluated after training (default for imdb: its test split)")
+    train.add_argument("--val", help="validation data for early stopping (default: a split of the training data)")
+    train.add_argument("--out", default="rnnkit-model", help="model directory to write (default: rnnkit-model)")
+    add_column_options(train)
+    train.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
+    train.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the interrupted run whose checkpoint is DIR (same data and options as that run)",
+    )
+    train.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=10.0,
+        metavar="MINUTES",
+        help="save the training state every MINUTES into OUT.checkpoint (0: only on Ctrl-C; default: 10)",
+    )
+    add_model_options(train)
+
+    defaults = TextClassifier().get_params()
+    baseline = commands.add_parser(
+        "baseline", help="TF-IDF + linear models on the same split, to see whether the RNN earns its cost"
+    )
+    baseline.add_argument("data", help="training data (same formats as for train)")
+    baseline.add_argument("--test", help="test data (default for imdb: its test split)")
+    baseline.add_argument("--val", help="validation data (default: the same split of the training data as train)")
+    baseline.add_argument("--model", help="an rnnkit model directory to evaluate beside the baselines")
+    baseline.add_argument("--val-fraction", type=float, default=defaults["val_fraction"], help="as for train")
+    baseline.add_argument("--seed", type=int, default=defaults["seed"], help="as for train")
+    baseline.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_column_options(baseline)
+
+    evaluate = commands.add_parser("evaluate", help="report metrics of a saved model on labelled data")
+    evaluate.add_argument("model", help="model directory written by 'rnnkit train'")
+    evaluate.add_argument("data", help="labelled data (same formats as for train)")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    add_column_options(evaluate)
+
+    predict = commands.add_parser("predict", help="predict labels (or tags) for new texts")
+    predict.add_argument("model", help="model directory written by 'rnnkit train'")
+    predict.add_argument("texts", nargs="*", help="texts to classify or tag")
+    predict.add_argument(
+        "--input",
+        help="file of texts: .csv/.tsv/.jsonl[.gz] (text column) or .txt (one per line); "
+        "for a tagger also .conll/.conllu (tokens given)",
+    )
+    predict.add_argument("--output", help="write here instead of stdout (format from its suffix: .csv or .json)")
+    predict.add_argument(
+        "--format",
+        choices=("csv", "json", "conll", "text"),
+        help="output format (classifier: csv, the default, or json; tagger: text, the default, conll or json)",
+    )
+    predict.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
+    add_encoding_option(predict)
+    add_tagged_options(predict)
+    return parser
+
+
+def add_column_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
+    parser.add_argument("--label-column", default="label", help="column holding the labels (default: label)")
+    add_encoding_option(parser)
+    parser.add_argument(
+        "--strict", action="store_true", help="refuse rows with an empty text or label instead of skipping them"
+    )
+    add_tagged_options(parser)
+
+
+def add_encoding_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--encoding", default="utf-8", help="text encoding of the data files (default: utf-8)")
+
+
+def add_tagged_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("tagged data (tagging)")
+    group.add_argument("--token-column", type=int, default=0, help="CoNLL column of the tokens (default: 0)")
+    group.add_argument(
+        "--tag-column",
+        help="CoNLL column of the tags, a number (default: -1, the last); CoNLL-U: a column name (default: upos)",
+    )
+    group.add_argument(
+        "--data-format",
+        choices=("conll", "conllu", "jsonl"),
+        help="format of tagged data files whose name does not tell (default: from the suffix)",
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    task = train_task(args)
+    params = task_params(args, task)
+    return tag.train(args, params) if task == "tagging" else classify.train(args, params)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    model = load_model(args.model)
+    return tag.evaluate(args, model) if isinstance(model, SequenceTagger) else classify.evaluate(args, model)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    if bool(args.texts) == bool(args.input):
+        raise RnnkitError("give either texts or --input FILE, not both or neither")
+    if args.output and Path(args.output).is_dir():
+        raise RnnkitError(f"{args.output}: is a directory; --output needs a file name such as predictions.csv")
+    model = load_model(args.model)
+    return tag.predict(args, model) if isinstance(model, SequenceTagger) else classify.predict(args, model)
+
+
+COMMANDS = {"train": cmd_train, "baseline": classify.baseline, "evaluate": cmd_evaluate, "predict": cmd_predict}
+
+
+def resume_command(argv: list[str], checkpoint_dir: str) -> str:
+    """The command line that continues an interrupted run: the same one, with ``--resume``."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith("--resume="):
+            skip = False
+            continue
+        if arg == "--resume":
+            skip = True
+            continue
+        kept.append(arg)
+    return shlex.join(["rnnkit", *kept, "--resume", checkpoint_dir])
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return COMMANDS[args.command](args)
+    except TrainingInterrupted as exc:
+        print(f"rnnkit: {exc}\nresume with: {resume_command(argv, exc.checkpoint)}", file=sys.stderr)
+        return 130
+    except RnnkitError as exc:
+        print(f"rnnkit: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `rnnkit predict ... | head`: the reader has all it wanted
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
+    except OSError as exc:  # the file system refused: permissions, a full disk, a file in the way
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"rnnkit: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnkit: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,36 @@
+"""What every ``rnnkit train`` does around the task's own work: checks before any data is read, and
+the bundle and checkpoint directories."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rnnkit.data.tables import check_encoding
+from rnnkit.errors import ConfigError
+from rnnkit.store.bundle import check_output_directory
+from rnnkit.train import checkpoint
+
+
+def prepare(args: argparse.Namespace, params: dict) -> Path:
+    """Fail on bad options, output paths and checkpoints now, before hours of work; return the
+    checkpoint directory of the run."""
+    check_encoding(args.encoding)
+    if not args.checkpoint_every >= 0:
+        raise ConfigError(f"--checkpoint-every must be a number of minutes >= 0; got {args.checkpoint_every}")
+    check_output_directory(Path(args.out))
+    checkpoint_dir = Path(args.resume) if args.resume else checkpoint.default_directory(Path(args.out))
+    if args.resume:
+        checkpoint.check_resumable(checkpoint_dir, params)
+    else:
+        checkpoint.check_fresh(checkpoint_dir)
+    return checkpoint_dir
+
+
+def fit_options(args: argparse.Namespace, checkpoint_dir: Path) -> dict:
+    """The checkpoint arguments of an estimator's ``fit``."""
+    return {
+        "checkpoint_dir": checkpoint_dir,
+        "checkpoint_every": args.checkpoint_every * 60 or None,
+        "resume": bool(args.resume),
+    }

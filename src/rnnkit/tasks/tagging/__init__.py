@@ -1,0 +1,1 @@
+"""Sequence tagging (NER, POS): tag schemes and entity-level metrics."""
