@@ -15,11 +15,14 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
-from rnnkit import TextClassifier, __version__
+from rnnkit import SequenceTagger, TextClassifier, __version__
 from rnnkit.tasks.classification.bundle import FORMAT_VERSION
+
+from .tagging_corpus import make_tagged, write_conll
 
 TINY = {"hidden_size": 8, "embedding_dim": 8, "epochs": 1, "ngram_buckets": 64, "min_freq": 1}
 TRAIN_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--epochs=1", "--ngram-buckets=64", "--min-freq=1", "--quiet"]
+TAGGER_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--char-size=8", "--epochs=1", "--quiet"]
 OUT = "{d}/out"  # where failing train runs are told to write: it must not exist afterwards
 
 
@@ -59,6 +62,14 @@ def write_inputs(d: Path) -> None:
     (d / "taken").write_text("a file where the model directory should go")
     (d / "not_a_checkpoint").mkdir()
     (d / "not_a_checkpoint" / "notes.txt").write_text("mine")
+
+    sentences, tags = make_tagged(40)
+    write_conll(d / "good.conll", sentences, tags)
+    (d / "ragged.conll").write_text("Tom\tB-PER\nmet\tO\n\nEliza\tNNP\tB-PER\n")
+    (d / "empty.conll").write_text("\n\n")
+    (d / "bad.conllu").write_text("# text = Hi\n1\tHi\thi\tINTJ\n")
+    (d / "vectors.txt").write_text("tom 0.1 0.2 0.3\nmet 0.1 0.2\n")
+    SequenceTagger(hidden_size=8, embedding_dim=8, char_size=8, epochs=1).fit(sentences, tags).save(d / "tagger")
 
     model = d / "model"
     TextClassifier(**TINY).fit(texts, labels).save(model)
@@ -160,6 +171,17 @@ CASES: list[tuple[str, list[str], str]] = [
     ("predict --input missing", ["predict", "{d}/model", "--input", "{d}/missing.txt"], E + "{d}/missing.txt: no such file"),
     ("predict --input is a directory", ["predict", "{d}/model", "--input", "{d}/no_classes"], E + "{d}/no_classes: is a directory; --input needs a file of texts"),
     ("predict --input empty", ["predict", "{d}/model", "--input", "{d}/empty.csv"], E + "{d}/empty.csv: no data rows (the file is empty or has only a header line)"),
+    # tagging
+    ("CoNLL line with another column count", ["train", "{d}/ragged.conll"], E + "{d}/ragged.conll:4: 3 columns where line 1 has 2; every token line needs the same number of columns"),
+    ("CoNLL file without sentences", ["train", "{d}/empty.conll"], E + "{d}/empty.conll: no sentences (the file is empty or holds only blank and -DOCSTART- lines)"),
+    ("--tag-column out of range", ["train", "{d}/good.conll", "--tag-column", "5"], E + "{d}/good.conll:1: --tag-column 5 is out of range for lines of 2 columns; use 0 to 1, or -2 to -1 counting from the end"),
+    ("CoNLL-U line without 10 columns", ["train", "{d}/bad.conllu"], E + "{d}/bad.conllu:2: 4 columns; CoNLL-U word lines have 10, separated by tabs (ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC)"),
+    ("unknown --tag-scheme", ["train", "{d}/good.conll", "--tag-scheme", "bilou"], "rnnkit train: error: argument --tag-scheme: invalid choice: 'bilou' (choose from 'auto', 'iob1', 'iob2', 'bioes', 'plain', 'iobes') (see --help)"),
+    ("vectors of two sizes", ["train", "{d}/good.conll", "--embeddings", "{d}/vectors.txt"], E + "{d}/vectors.txt, line 2: 2 numbers where earlier lines have 3"),
+    ("a classifier option for a tagger", ["train", "{d}/good.conll", "--pooling", "mean"], E + "--pooling is not an option of tagging (see --help)"),
+    ("a tagger option for a classifier", ["train", "{d}/good.csv", "--char-encoder", "lstm"], E + "--char-encoder is not an option of classification (see --help)"),
+    ("tagger predict as csv", ["predict", "{d}/tagger", "Tom met Eliza.", "--format", "csv"], E + "--format csv is for classifiers; a tagger writes text, conll or json"),
+    ("tagger evaluated on a csv", ["evaluate", "{d}/tagger", "{d}/good.csv"], E + "{d}/good.csv: cannot tell the format from the file name; give it (--data-format conll, conllu or jsonl), or name the file .conll, .bio, .iob, .conllu or .jsonl (optionally .gz)"),
 ]
 
 
@@ -167,7 +189,8 @@ def command(case_argv: list[str], d: Path) -> list[str]:
     """The full argv of a case: placeholders filled, and a train run given TRAIN_FLAGS and --out OUT."""
     argv = [a.format(d=d) for a in case_argv]
     if argv[0] == "train":
-        argv = [*argv[:2], *TRAIN_FLAGS, *argv[2:]]  # the case's own options come last and win
+        flags = TAGGER_FLAGS if ".conll" in argv[1] else TRAIN_FLAGS
+        argv = [*argv[:2], *flags, *argv[2:]]  # the case's own options come last and win
         if "--out" not in argv:
             argv += ["--out", OUT.format(d=d)]
     return argv

@@ -445,7 +445,7 @@ def test_read_tagged_refuses_a_tag_column_of_the_wrong_kind(tmp_path, format, ta
 def test_read_tagged_asks_for_a_format_when_the_suffix_names_none(tmp_path, name):
     path = write(tmp_path / name, ONE_SENTENCE["conll"])
     message = (
-        f"{path}: cannot tell the format from the file name; pass a format (conll, conllu or jsonl), "
+        f"{path}: cannot tell the format from the file name; give it (--data-format conll, conllu or jsonl), "
         "or name the file .conll, .bio, .iob, .conllu or .jsonl (optionally .gz)"
     )
     with raises(DataError, message):

@@ -246,8 +246,9 @@ def test_ema_returns_the_moving_average_of_the_weights_after_each_step(small_par
     small_params.update(epochs=1, batch_size=16, val_fraction=0.0, ema=0.75)
     clf = TextClassifier(**small_params).fit(texts, labels)
     assert len(snapshots) == 3
-    expected = snapshots[0]  # the average starts as a copy, then moves a quarter of the way each step
-    for snapshot in snapshots[1:]:
-        expected = [0.75 * e + 0.25 * s for e, s in zip(expected, snapshot, strict=True)]
+    expected = snapshots[0]  # the average starts as a copy, then decays by min(0.75, (1 + n) / (10 + n))
+    for n, snapshot in enumerate(snapshots[1:], start=1):
+        decay = min(0.75, (1 + n) / (10 + n))
+        expected = [decay * e + (1 - decay) * s for e, s in zip(expected, snapshot, strict=True)]
     for got, want in zip(clf.model_.parameters(), expected, strict=True):
         torch.testing.assert_close(got.detach(), want)

@@ -41,7 +41,7 @@ MODEL_OPTIONS = {
     "casing": "tagging: give the network each token's casing kind (lower, UPPER, Title, mixed, digits)",
     "crf": "tagging: score whole tag sequences with a linear-chain CRF (else one softmax per token)",
     "tag_scheme": "tagging: the scheme of the data's tags: iob1, iob2, bioes (iobes), plain, or auto (detected)",
-    "word_dropout": "tagging: replace words by <unk> with this probability in training, in [0, 1)",
+    "word_dropout": "tagging: replace words seen once in training by <unk> with this probability, in [0, 1)",
     "dropout": "dropout on embeddings, between layers and before the output layer, in [0, 1)",
     "pooling": "how the sequence is summarised: last state, max, mean or attention (true lengths only)",
     "ngram_buckets": "add a linear model over words and this many hashed word-pair buckets (0: off)",
@@ -100,21 +100,18 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     defaults = {task: estimator().get_params() for task, estimator in TASKS.items()}
     for name, help_text in MODEL_OPTIONS.items():
         shown = {task: _spelled(name, d[name]) for task, d in defaults.items() if name in d}
-        if len(set(shown.values())) == 1 and len(shown) > 1:
+        if len(set(shown.values())) == 1:
             text = f"{help_text} (default: {next(iter(shown.values()))})"
         else:
             text = f"{help_text} (default: {'; '.join(f'{t} {v}' for t, v in shown.items())})"
         default = next(d[name] for d in defaults.values() if name in d)
         flag, kwargs = "--" + name.replace("_", "-"), {"default": argparse.SUPPRESS, "help": text}
         auto = "auto" if name in AUTO_OPTIONS else "none"
-        if name in CHOICES:
-            kwargs["metavar"] = "{" + ",".join(_spelled(name, c) for c in CHOICES[name]) + "}"
         if isinstance(default, bool):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
-        elif name == "monitor":
-            group.add_argument(flag, type=_nullable(str, auto), choices=[*CHOICES[name], None], **kwargs)
-        elif name in CHOICES:
-            group.add_argument(flag, type=_nullable(str, auto), choices=CHOICES[name], **kwargs)
+        elif name in CHOICES:  # spelled choices; task_params turns 'auto'/'none' into None
+            allowed = [*CHOICES[name], None] if name == "monitor" else CHOICES[name]
+            group.add_argument(flag, choices=[_spelled(name, c) for c in allowed], **kwargs)
         elif name == "embeddings":
             group.add_argument(flag, metavar="FILE", **kwargs)
         elif name in ("num_words", "max_length", "epochs", "patience"):
@@ -129,6 +126,8 @@ def task_params(args: argparse.Namespace, task: str) -> dict:
     """The chosen task's parameters: its defaults, then the options given (refusing another task's)."""
     params = TASKS[task]().get_params()
     given = {name: getattr(args, name) for name in MODEL_OPTIONS if hasattr(args, name)}
+    for name in given.keys() & CHOICES.keys():
+        given[name] = None if given[name] in ("auto", "none") else given[name]
     foreign = [name for name in given if name not in params]
     if foreign:
         flag = "--" + foreign[0].replace("_", "-")

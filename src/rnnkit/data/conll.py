@@ -78,7 +78,7 @@ def read_tagged(
     format = format.lower() if format is not None else tagged_format(path)
     if format is None:
         raise DataError(
-            f"{path}: cannot tell the format from the file name; pass a format (conll, conllu or jsonl), "
+            f"{path}: cannot tell the format from the file name; give it (--data-format conll, conllu or jsonl), "
             "or name the file .conll, .bio, .iob, .conllu or .jsonl (optionally .gz)"
         )
     if format == "conll":

@@ -92,7 +92,7 @@ def read_config(path: Path, formats: dict[str, int]) -> dict:
     if not (path / "config.json").is_file():
         raise BundleError(f"{path}: incomplete model directory, missing config.json")
     config = read_json(path / "config.json")
-    if not isinstance(config, dict) or config.get("format") not in formats:
+    if not isinstance(config, dict) or not isinstance(config.get("format"), str) or config["format"] not in formats:
         raise BundleError(f"{path}/config.json: not an rnnkit model configuration")
     version = config.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):

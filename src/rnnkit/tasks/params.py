@@ -25,7 +25,7 @@ CHOICES = {
     "class_weight": (None, "balanced"),
     "monitor": MONITORS,
     "char_encoder": CHAR_ENCODERS,
-    "tag_scheme": (None, *SCHEMES),
+    "tag_scheme": (None, *SCHEMES, "iobes"),
 }
 BOOLEANS = ("bidirectional", "casing", "crf", "freeze_embeddings", "linear", "lowercase", "stopwords", "verbose")
 # Integers whose None means "chosen from the data" (auto) rather than "no limit".

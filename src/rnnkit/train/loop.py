@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from rnnkit.errors import CheckpointError, TrainingDiverged, TrainingInterrupted
@@ -69,12 +69,14 @@ MIN_UPDATES = 3000
 DEFAULT_EPOCHS, DEFAULT_PATIENCE, MAX_AUTO_EPOCHS = 10, 2, 100
 
 
-def schedule(train_items: int, batch_size: int, epochs: int | None, patience: int | None) -> tuple[int, int]:
-    """(epochs, patience) with ``None`` resolved: at least ``DEFAULT_EPOCHS`` epochs and ``MIN_UPDATES``
+def schedule(
+    train_items: int, batch_size: int, epochs: int | None, patience: int | None, min_updates: int = MIN_UPDATES
+) -> tuple[int, int]:
+    """(epochs, patience) with ``None`` resolved: at least ``DEFAULT_EPOCHS`` epochs and ``min_updates``
     updates; patience a fifth of the epochs, at least ``DEFAULT_PATIENCE`` (IMDB: 352 batches, 10 and 2)."""
     if epochs is None:
         batches = max(math.ceil(train_items / batch_size), 1)
-        epochs = min(max(DEFAULT_EPOCHS, math.ceil(MIN_UPDATES / batches)), MAX_AUTO_EPOCHS)
+        epochs = min(max(DEFAULT_EPOCHS, math.ceil(min_updates / batches)), MAX_AUTO_EPOCHS)
     if patience is None:
         patience = max(DEFAULT_PATIENCE, epochs // 5)
     return epochs, patience
@@ -85,6 +87,19 @@ def validation_score(record: dict, monitor: str) -> tuple[float, ...]:
     if monitor == "loss":
         return (-record["val_loss"],)
     return record[f"val_{monitor}"], -record["val_loss"]
+
+
+def moving_average(decay: float) -> Callable:
+    """An exponential moving average of the weights for ``AveragedModel``, whose decay after ``n``
+    averaged steps is ``min(decay, (1 + n) / (10 + n))``: early on, while few steps exist, it is
+    near their plain mean instead of the random initial weights (as in TensorFlow's
+    ``ExponentialMovingAverage(num_updates=...)``), so short runs get an average worth keeping."""
+
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], steps: torch.Tensor) -> None:
+        n = int(steps)
+        torch._foreach_lerp_(averaged, current, 1 - min(decay, (1 + n) / (10 + n)))
+
+    return update
 
 
 class StopOnInterrupt:
@@ -156,7 +171,7 @@ def train(
     # fused: one pass over each parameter per step instead of a dozen (the embedding alone is millions).
     groups = model.parameter_groups(settings.lr) if hasattr(model, "parameter_groups") else model.parameters()
     optimizer = torch.optim.Adam(groups, lr=settings.lr, fused=True)
-    average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(settings.ema)) if settings.ema else None
+    average = AveragedModel(model, multi_avg_fn=moving_average(settings.ema)) if settings.ema else None
     scored = average.module if average else model  # the weights that are validated and kept
     progress, best_state = Progress(), None
     if resume:

@@ -75,7 +75,8 @@ def load(path: Path, config: dict):
         or not all(isinstance(t, str) and t for t in tags)
         or tags != tag_set([tags], tagger.scheme_)
     ):
-        raise BundleError(f"{path}/tags.json: expected the {num_tags} tags of a {tagger.scheme_} tag set")
+        problem = f"expected the {num_tags} tags of a tagger, in the order training writes them"
+        raise BundleError(f"{path}/tags.json: {problem}")
     tagger.tag_names_ = tags
     tagger.model_ = load_weights(path, lambda: make_tagger(params, len(tagger.vocab_), len(tagger.char_vocab_), tags))
     tagger.history_ = read_history(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,12 +27,15 @@ from rnnkit.tasks.tagging import bundle
 from rnnkit.tasks.tagging.encode import Sentences, encode, normalize
 from rnnkit.tasks.tagging.metrics import tagging_report
 from rnnkit.tasks.tagging.model import RNNTagger, TaggingExamples, predict_tag_ids
-from rnnkit.tasks.tagging.schemes import chunks, detect_scheme, from_bioes, to_bioes
+from rnnkit.tasks.tagging.schemes import check_scheme, chunks, detect_scheme, from_bioes, to_bioes
 from rnnkit.text.pipeline import Vocab, token_spans
 from rnnkit.train.checkpoint import Checkpoints
 from rnnkit.train.loop import TrainSettings, schedule, train
 
 BIOES_PREFIXES = ("B-", "I-", "E-", "S-")
+# A tagger learns for longer than a classifier: on CoNLL-2003 (395 batches an epoch) the validation
+# entity F1 still rose at epoch 20 (0.834 at 10, 0.853 at 18). Auto epochs give at least this many updates.
+TAGGER_MIN_UPDATES = 12_000
 
 
 class TagRepairWarning(UserWarning):
@@ -50,7 +54,7 @@ class SequenceTagger(BaseEstimator):
     def __init__(
         self,
         *,
-        cell: str = "lstm",
+        cell: str = "gru",
         num_layers: int = 1,
         hidden_size: int = 200,
         embedding_dim: int = 100,
@@ -58,20 +62,20 @@ class SequenceTagger(BaseEstimator):
         freeze_embeddings: bool = False,
         char_encoder: str = "cnn",
         char_dim: int = 30,
-        char_size: int = 50,
+        char_size: int = 100,
         casing: bool = True,
         lowercase: bool = True,
         num_words: int | None = None,
         min_freq: int = 1,
         dropout: float = 0.5,
-        word_dropout: float = 0.05,
+        word_dropout: float = 0.5,
         crf: bool = True,
         tag_scheme: str | None = None,
         batch_size: int = 32,
         epochs: int | None = None,
         lr: float = 2e-3,
         lr_decay: float = 1.0,
-        ema: float = 0.0,
+        ema: float = 0.999,
         clip_norm: float | None = 5.0,
         patience: int | None = None,
         monitor: str | None = None,
@@ -140,7 +144,7 @@ class SequenceTagger(BaseEstimator):
         else:
             cut = len(tokens) - round(len(tokens) * params["val_fraction"])
             tokens, tags, val_tokens, val_tags = tokens[:cut], tags[:cut], tokens[cut:], tags[cut:]
-        scheme = params["tag_scheme"] or detect_scheme(tags)
+        scheme = check_scheme(params["tag_scheme"]) if params["tag_scheme"] else detect_scheme(tags)
         train_tags = self._internal(tags, scheme, "training")
         val_internal = self._internal(val_tags, scheme, "validation")
         tag_names = tag_set(train_tags, scheme)
@@ -162,6 +166,8 @@ class SequenceTagger(BaseEstimator):
 
         torch.manual_seed(params["seed"])
         model = make_tagger(params, len(vocab), len(char_vocab), tag_names)
+        once = [word for word, count in Counter(w for sentence in words for w in sentence).items() if count == 1]
+        model.rare[[vocab[word] for word in once]] = True
         if pretrained is not None:
             with torch.no_grad():
                 model.embedding.weight.copy_(torch.from_numpy(pretrained))
@@ -170,7 +176,9 @@ class SequenceTagger(BaseEstimator):
         monitor = params["monitor"] or ("f1" if chunked else "accuracy")
         if monitor == "f1" and not chunked:
             raise ConfigError("monitor='f1' needs entity tags (IOB1, IOB2 or BIOES); these are plain tags")
-        epochs, patience = schedule(len(train_set), params["batch_size"], params["epochs"], params["patience"])
+        epochs, patience = schedule(
+            len(train_set), params["batch_size"], params["epochs"], params["patience"], TAGGER_MIN_UPDATES
+        )
         settings = TrainSettings(
             batch_size=params["batch_size"],
             epochs=epochs,

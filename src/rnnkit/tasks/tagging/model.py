@@ -34,20 +34,23 @@ class RNNTagger(nn.Module):
         vocab_size: int,
         num_chars: int,
         tag_names: list[str],
-        cell: str = "lstm",
+        cell: str = "gru",
         hidden_size: int = 200,
         num_layers: int = 1,
         embedding_dim: int = 100,
         char_encoder: str = "cnn",
         char_dim: int = 30,
-        char_size: int = 50,
+        char_size: int = 100,
         casing: bool = True,
         dropout: float = 0.5,
-        word_dropout: float = 0.05,
+        word_dropout: float = 0.5,
         crf: bool = True,
     ):
         super().__init__()
         self.word_dropout = word_dropout
+        # Which word ids were seen once in training (set by the trainer; nothing to save): the ones
+        # word dropout replaces.
+        self.register_buffer("rare", torch.zeros(vocab_size, dtype=torch.bool), persistent=False)
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
         self.chars = make_char_encoder(char_encoder, num_chars, char_dim, char_size)
         self.casing = casing
@@ -63,10 +66,11 @@ class RNNTagger(nn.Module):
         """Emissions ``(time, batch, tags)``; steps past a sentence's length hold values nothing reads."""
         words = batch.words
         if self.training and self.word_dropout:
-            # A word replaced by <unk> now and then teaches the tagger what to do with unseen words:
-            # rely on spelling, casing and context.
-            dropped = torch.rand(words.shape) < self.word_dropout
-            words = words.masked_fill(dropped & (words != PAD_ID), UNK_ID)
+            # Words seen once in training, replaced by <unk> now and then, teach the tagger what unseen
+            # words are like (rare words are often names) and to read their spelling, casing and
+            # context (Lample et al. 2016).
+            dropped = (torch.rand(words.shape) < self.word_dropout) & self.rare[words]
+            words = words.masked_fill(dropped, UNK_ID)
         parts = [self.embedding(words)]
         if self.chars is not None:
             parts.append(self.chars(batch.chars, batch.char_lengths)[batch.form_index])
