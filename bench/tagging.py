@@ -5,9 +5,10 @@ over every token of the padded batch, the casing one-hot, ``pack_padded_sequence
 ``nn.LSTM(bidirectional=True)``, a linear layer and ``torchcrf.CRF`` (loss with a mask, Viterbi
 ``decode``). All get the sizes of rnnkit's default tagger (words 100, characters 30 -> 100,
 recurrent 200 per direction, dropout 0.5), the same vocabularies and the same batches of CoNLL-2003
-sentences; rnnkit runs with ``--cell gru`` (the default: its compiled loop) and ``--cell lstm``
-(``nn.LSTM`` per direction). Runs alternate so drift on a shared machine hits all; figures are
-medians over the rounds.
+sentences. rnnkit runs the reference's architecture (``--cell lstm --char-encoder cnn``: ``nn.LSTM``
+per direction), the same with its compiled GRU loop (``--cell gru``), and its defaults (GRU over the
+sentence and over each word's characters). Runs alternate so drift on a shared machine hits all;
+figures are medians over the rounds.
 
     .venv/bin/python bench/tagging.py [--sentences 4000] [--rounds 3]
 """
@@ -122,8 +123,9 @@ def main() -> None:
     examples = TaggingExamples(data, names, chunked=True)
     batches = bucket_batches(data.lengths, params["batch_size"], np.random.default_rng(0))
     models = {"plain BiLSTM + pytorch-crf": PlainTagger(len(vocab), len(chars), len(names), params)}
-    for cell in ("gru", "lstm"):
-        models[f"rnnkit --cell {cell}"] = make_tagger({**params, "cell": cell}, len(vocab), len(chars), names)
+    for options in ({"cell": "lstm", "char_encoder": "cnn"}, {"cell": "gru", "char_encoder": "cnn"}, {}):
+        name = "rnnkit " + (" ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items()) or "defaults")
+        models[name] = make_tagger({**params, **options}, len(vocab), len(chars), names)
     optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in models.items()}
     results = {name: {"train": [], "tag": []} for name in models}
     for _ in range(args.rounds):
@@ -136,10 +138,10 @@ def main() -> None:
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{len(data)} CoNLL-2003 sentences ({int(data.lengths.sum())} tokens), {args.rounds} rounds, medians")
     reference = {kind: statistics.median(results["plain BiLSTM + pytorch-crf"][kind]) for kind in ("train", "tag")}
-    print(f"{'':<28}{'train sent/s':>14}{'ratio':>8}{'tag sent/s':>12}{'ratio':>8}")
+    print(f"{'':<40}{'train sent/s':>14}{'ratio':>8}{'tag sent/s':>12}{'ratio':>8}")
     for name, measured in results.items():
         train, tag = (statistics.median(measured[kind]) for kind in ("train", "tag"))
-        print(f"{name:<28}{train:>14.0f}{train / reference['train']:>8.2f}{tag:>12.0f}{tag / reference['tag']:>8.2f}")
+        print(f"{name:<40}{train:>14.0f}{train / reference['train']:>8.2f}{tag:>12.0f}{tag / reference['tag']:>8.2f}")
 
 
 if __name__ == "__main__":

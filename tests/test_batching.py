@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import rnnkit.text.batches as batching
 from rnnkit.errors import ConfigError
 from rnnkit.text.batches import encode_indexed, encode_texts, index_texts, truncate
-from rnnkit.text.pipeline import UNK_ID, TextPipeline, Vocab
+from rnnkit.text.pipeline import UNK_ID, TextPipeline, Vocab, pad_sequences
 
 words = st.sampled_from(["a", "b", "c", "d", "don't", "<unk>", "<pad>", "é", "!", "<br />"])
 corpora = st.lists(st.lists(words, max_size=12).map(" ".join), max_size=8)
@@ -90,3 +90,13 @@ def test_clip_characters_keeps_the_side_that_truncation_keeps():
     assert batching.clip_characters(["a" * (limit + 5) + "END"], 1, "pre") == ["a" * (limit - 3) + "END"]
     assert batching.clip_characters(["START" + "a" * limit], 1, "post") == ["START" + "a" * (limit - 5)]
     assert batching.clip_characters(texts, None, "pre") is texts
+
+
+def test_ragged_padding_matches_pad_sequences():
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(1, 50, size=n).tolist() for n in [3, 0, 7, 1, 7, 2]]
+    ragged = batching.Ragged.from_sequences(seqs)
+    for rows in ([0, 1, 2], [4, 2], [1], [5, 3, 0]):
+        expected = pad_sequences([seqs[i] for i in rows], padding="post", value=-1)
+        np.testing.assert_array_equal(ragged.padded(np.array(rows), fill=-1), expected)
+    assert ragged.padded(np.array([1]), fill=0).shape == (1, 0)

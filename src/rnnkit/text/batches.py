@@ -54,6 +54,15 @@ class Ragged:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    def padded(self, rows: np.ndarray, fill: int = 0) -> np.ndarray:
+        """Items ``rows`` post-padded with ``fill`` to the longest of them: ``(len(rows), longest)``
+        int64, gathered in one vectorised step (no Python loop over the items)."""
+        lengths = self.lengths[rows]
+        steps = np.arange(lengths.max(initial=0))
+        real = steps[None, :] < lengths[:, None]
+        source = np.where(real, self.offsets[rows][:, None] + steps[None, :], 0)
+        return np.where(real, self.flat[source] if len(self.flat) else fill, fill).astype(np.int64)
+
 
 def index_texts(texts: Sequence[str], pipeline: TextPipeline) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Tokenize ``texts`` and number the distinct tokens by first appearance (:func:`index_tokens`):

@@ -157,7 +157,7 @@ class ClassificationExamples:
         for idx in bucket_batches(self.lengths, PREDICT_BATCH_SIZE):
             loss, weight, correct, count = self.loss(model, idx)
             sums += (float(loss), float(weight), correct, count)
-        return {"loss": sums[0] / sums[1], "accuracy": sums[2] / sums[3]}
+        return {"loss": float(sums[0] / sums[1]), "accuracy": float(sums[2] / sums[3])}
 
 
 @torch.inference_mode()

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from rnnkit.text.batches import Ragged
-from rnnkit.text.pipeline import PAD_ID, Vocab, pad_sequences
+from rnnkit.text.pipeline import PAD_ID, Vocab
 
 # The kind of casing a token has: what the lower-cased word vector no longer says. Index 0 is padding.
 CASINGS = ("pad", "lower", "upper", "title", "mixed", "digits", "has_digit", "other")
@@ -106,25 +106,23 @@ class Batch:
 
 def collate(sentences: Sentences, idx: np.ndarray) -> Batch:
     """Pad the sentences ``idx`` to the longest of them."""
-    rows = [int(i) for i in idx]
 
     def padded(ragged: Ragged, fill: int = PAD_ID) -> torch.Tensor:
-        return torch.from_numpy(pad_sequences([ragged[i] for i in rows], padding="post", value=fill)).t()
+        return torch.from_numpy(ragged.padded(idx, fill)).t()
 
     forms = padded(sentences.forms, -1)
     real = forms >= 0
     distinct, inverse = torch.unique(forms[real], return_inverse=True)
     form_index = torch.zeros_like(forms)
     form_index[real] = inverse
-    spellings = [sentences.chars[int(f)] for f in distinct]
     casing = torch.zeros_like(forms)
     casing[real] = torch.from_numpy(sentences.casing)[forms[real]]
     return Batch(
-        words=padded(sentences.words).long(),
+        words=padded(sentences.words),
         lengths=torch.from_numpy(sentences.lengths[idx]),
-        chars=torch.from_numpy(pad_sequences(spellings, padding="post")).long(),
-        char_lengths=torch.tensor([len(s) for s in spellings], dtype=torch.int64),
-        form_index=form_index.long(),
-        casing=casing.long(),
-        tags=None if sentences.tags is None else padded(sentences.tags).long(),
+        chars=torch.from_numpy(sentences.chars.padded(distinct.numpy())),
+        char_lengths=torch.from_numpy(sentences.chars.lengths[distinct.numpy()]),
+        form_index=form_index,
+        casing=casing,
+        tags=None if sentences.tags is None else padded(sentences.tags),
     )
