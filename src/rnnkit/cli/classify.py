@@ -31,19 +31,6 @@ from rnnkit.train import checkpoint
 from rnnkit.train.loop import validation_score
 
 
-def add_column_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
-    parser.add_argument("--label-column", default="label", help="column holding the labels (default: label)")
-    add_encoding_option(parser)
-    parser.add_argument(
-        "--strict", action="store_true", help="refuse rows with an empty text or label instead of skipping them"
-    )
-
-
-def add_encoding_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--encoding", default="utf-8", help="text encoding of the data files (default: utf-8)")
-
-
 def load_split(args: argparse.Namespace, source: str, split: str = "train") -> datasets.LabeledTexts:
     return datasets.load(
         source,

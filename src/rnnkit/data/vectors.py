@@ -109,3 +109,12 @@ def embedding_matrix(
         matrix[vocab.stoi[word]] = vector
     matrix[PAD_ID] = 0.0
     return matrix
+
+
+def pretrained_matrix(path: str | Path, vocab: Vocab, seed: int, verbose: bool) -> np.ndarray:
+    """The initial embedding weights ``(len(vocab), dimension)`` from the vector file ``path`` (its
+    coverage of ``vocab`` printed when ``verbose``); the file decides the dimension."""
+    vectors, dimension, coverage = read_vectors(path, vocab)
+    if verbose:
+        print(f"embeddings: {coverage}")
+    return embedding_matrix(vectors, dimension, vocab, np.random.default_rng(seed))

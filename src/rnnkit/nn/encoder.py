@@ -139,3 +139,10 @@ class SpatialDropout(nn.Module):
             return x
         keep = torch.empty(1, x.size(1), x.size(2), dtype=x.dtype, device=x.device).bernoulli_(1 - self.p)
         return x * keep / (1 - self.p)
+
+
+def use_pretrained(embedding: nn.Embedding, matrix: torch.Tensor, freeze: bool) -> None:
+    """Start ``embedding`` from pretrained weights ``(vocab, dim)``; ``freeze`` keeps them fixed."""
+    with torch.no_grad():
+        embedding.weight.copy_(matrix)
+    embedding.weight.requires_grad_(not freeze)

@@ -55,6 +55,15 @@ class Checkpoints:
     every_seconds: float | None = None  # None: only when interrupted
     identity: dict = field(default_factory=dict)
 
+    @classmethod
+    def of_run(cls, directory, every_seconds: float | None, params: dict, **identity: object) -> Checkpoints | None:
+        """The checkpoints of a run (None without a ``directory``): a resume must match the parameters as
+        given (``verbose`` aside) and the ``identity`` items (the labels, a fingerprint of the data)."""
+        if directory is None:
+            return None
+        kept = {k: v for k, v in params.items() if k != "verbose"}
+        return cls(Path(directory), every_seconds, {"params": kept, **identity})
+
 
 def save(
     where: Checkpoints,

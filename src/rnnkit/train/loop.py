@@ -60,6 +60,12 @@ class TrainSettings:
     seed: int = 0
     verbose: bool = True
 
+    @classmethod
+    def of(cls, params: dict, epochs: int, patience: int, monitor: str) -> TrainSettings:
+        """The settings of an estimator's parameters, with the schedule and monitor resolved."""
+        names = ("batch_size", "lr", "lr_decay", "ema", "clip_norm", "seed", "verbose")
+        return cls(epochs=epochs, patience=patience, monitor=monitor, **{k: params[k] for k in names})
+
 
 # Small data needs more epochs: 2,253 DNA sequences make 32 batches an epoch, so ten epochs are 320
 # updates, too few to leave the majority class (65% held-out accuracy; 91% after 1,300 updates). With

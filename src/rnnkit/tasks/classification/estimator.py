@@ -21,8 +21,9 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from rnnkit.data.tables import stratified_split
-from rnnkit.data.vectors import embedding_matrix, read_vectors
+from rnnkit.data.vectors import pretrained_matrix
 from rnnkit.errors import ConfigError, DataError
+from rnnkit.nn.encoder import use_pretrained
 from rnnkit.tasks.classification import bundle
 from rnnkit.tasks.classification.linear import PARTS, LinearModels, blend, fit_blend
 from rnnkit.tasks.classification.model import ClassificationExamples, RNNClassifier, predict_proba
@@ -172,11 +173,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             val_targets = class_indices(val_labels, classes, "the validation data")
         pretrained = None
         if params["embeddings"] is not None:
-            vectors, dimension, coverage = read_vectors(params["embeddings"], vocab)
-            if params["verbose"]:
-                print(f"embeddings: {coverage}")
-            params = {**params, "embedding_dim": dimension}  # the file decides the size (identity: as given)
-            pretrained = embedding_matrix(vectors, dimension, vocab, np.random.default_rng(params["seed"]))
+            pretrained = pretrained_matrix(params["embeddings"], vocab, params["seed"], params["verbose"])
+            params = {**params, "embedding_dim": pretrained.shape[1]}  # the file decides (identity: as given)
         linear = None
         if params["linear"]:
             # Fitted first: its memory is free again before the recurrent model needs its own.
@@ -192,31 +190,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         torch.manual_seed(params["seed"])
         model = make_model(params, len(vocab), len(classes))
         if pretrained is not None:
-            with torch.no_grad():
-                model.embedding.weight.copy_(torch.from_numpy(pretrained))
-            model.embedding.weight.requires_grad_(not params["freeze_embeddings"])
+            use_pretrained(model.embedding, torch.from_numpy(pretrained), params["freeze_embeddings"])
         epochs, patience = schedule(len(train_data), params["batch_size"], params["epochs"], params["patience"])
-        settings = TrainSettings(
-            batch_size=params["batch_size"],
-            epochs=epochs,
-            lr=params["lr"],
-            lr_decay=params["lr_decay"],
-            ema=params["ema"],
-            clip_norm=params["clip_norm"],
-            patience=patience,
-            monitor=params["monitor"],
-            seed=params["seed"],
-            verbose=params["verbose"],
-        )
+        settings = TrainSettings.of(params, epochs, patience, params["monitor"])
         weights = class_weights(train_targets, len(classes), params["class_weight"])
-        checkpoints = None
-        if checkpoint_dir is not None:
-            identity = {
-                "params": {k: v for k, v in given.items() if k != "verbose"},
-                "classes": classes.tolist(),
-                "data": fingerprint(texts, labels, val_texts, val_labels),
-            }
-            checkpoints = Checkpoints(Path(checkpoint_dir), checkpoint_every, identity)
+        data = fingerprint(texts, labels, val_texts, val_labels)
+        checkpoints = Checkpoints.of_run(checkpoint_dir, checkpoint_every, given, classes=classes.tolist(), data=data)
         history = train(
             model,
             ClassificationExamples(train_data, train_targets, weights),

@@ -19,8 +19,9 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from rnnkit.data.vectors import embedding_matrix, read_vectors
+from rnnkit.data.vectors import pretrained_matrix
 from rnnkit.errors import ConfigError, DataError
+from rnnkit.nn.encoder import use_pretrained
 from rnnkit.tasks.classification.estimator import fingerprint
 from rnnkit.tasks.params import validate_params
 from rnnkit.tasks.tagging import bundle
@@ -158,20 +159,15 @@ class SequenceTagger(BaseEstimator):
         val_set = encode(val_tokens, vocab, char_vocab, params["lowercase"], tag_index, val_internal)
         pretrained = None
         if params["embeddings"] is not None:
-            vectors, dimension, coverage = read_vectors(params["embeddings"], vocab)
-            if params["verbose"]:
-                print(f"embeddings: {coverage}")
-            params = {**params, "embedding_dim": dimension}
-            pretrained = embedding_matrix(vectors, dimension, vocab, np.random.default_rng(params["seed"]))
+            pretrained = pretrained_matrix(params["embeddings"], vocab, params["seed"], params["verbose"])
+            params = {**params, "embedding_dim": pretrained.shape[1]}  # the file decides (identity: as given)
 
         torch.manual_seed(params["seed"])
         model = make_tagger(params, len(vocab), len(char_vocab), tag_names)
         once = [word for word, count in Counter(w for sentence in words for w in sentence).items() if count == 1]
         model.rare[[vocab[word] for word in once]] = True
         if pretrained is not None:
-            with torch.no_grad():
-                model.embedding.weight.copy_(torch.from_numpy(pretrained))
-            model.embedding.weight.requires_grad_(not params["freeze_embeddings"])
+            use_pretrained(model.embedding, torch.from_numpy(pretrained), params["freeze_embeddings"])
         chunked = scheme != "plain"
         monitor = params["monitor"] or ("f1" if chunked else "accuracy")
         if monitor == "f1" and not chunked:
@@ -179,26 +175,9 @@ class SequenceTagger(BaseEstimator):
         epochs, patience = schedule(
             len(train_set), params["batch_size"], params["epochs"], params["patience"], TAGGER_MIN_UPDATES
         )
-        settings = TrainSettings(
-            batch_size=params["batch_size"],
-            epochs=epochs,
-            lr=params["lr"],
-            lr_decay=params["lr_decay"],
-            ema=params["ema"],
-            clip_norm=params["clip_norm"],
-            patience=patience,
-            monitor=monitor,
-            seed=params["seed"],
-            verbose=params["verbose"],
-        )
-        checkpoints = None
-        if checkpoint_dir is not None:
-            identity = {
-                "params": {k: v for k, v in given.items() if k != "verbose"},
-                "tags": tag_names,
-                "data": fingerprint(*(map(" ".join, column) for column in (tokens, tags, val_tokens, val_tags))),
-            }
-            checkpoints = Checkpoints(Path(checkpoint_dir), checkpoint_every, identity)
+        settings = TrainSettings.of(params, epochs, patience, monitor)
+        data = fingerprint(*(map(" ".join, column) for column in (tokens, tags, val_tokens, val_tags)))
+        checkpoints = Checkpoints.of_run(checkpoint_dir, checkpoint_every, given, tags=tag_names, data=data)
         history = train(
             model,
             TaggingExamples(train_set, tag_names, chunked),
