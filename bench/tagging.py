@@ -6,8 +6,8 @@ over every token of the padded batch, the casing one-hot, ``pack_padded_sequence
 ``decode``). All get the sizes of rnnkit's default tagger (words 100, characters 30 -> 100,
 recurrent 200 per direction, dropout 0.5), the same vocabularies and the same batches of CoNLL-2003
 sentences. rnnkit runs the reference's architecture (``--cell lstm --char-encoder cnn``: ``nn.LSTM``
-per direction), the same with its compiled GRU loop (``--cell gru``), and its defaults (GRU over the
-sentence and over each word's characters). Runs alternate so drift on a shared machine hits all;
+per direction), the same with its compiled GRU loop (``--cell gru``), and its defaults (which are
+that GRU configuration: the two rows show the run-to-run noise). Runs alternate so drift on a shared machine hits all;
 figures are medians over the rounds.
 
     .venv/bin/python bench/tagging.py [--sentences 4000] [--rounds 3]

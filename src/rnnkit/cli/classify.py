@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 
 import rnnkit.data.tables as datasets
-from rnnkit.cli.run import fit_options, prepare
+from rnnkit.cli.run import fit_options, prepare, write_output
 from rnnkit.errors import ConfigError, RnnkitError
-from rnnkit.store.atomic import write_bytes
 from rnnkit.tasks import load_model
 from rnnkit.tasks.classification.baseline import run_baselines
 from rnnkit.tasks.classification.estimator import (
@@ -177,14 +176,3 @@ def predict(args: argparse.Namespace, clf: TextClassifier) -> int:
         writer.writerows(rows)
         payload = buffer.getvalue()
     return write_output(args, payload)
-
-
-def write_output(args: argparse.Namespace, payload: str) -> int:
-    """``payload`` into ``--output`` (atomically) or onto stdout."""
-    if args.output:
-        write_bytes(Path(args.output), payload.encode("utf-8"))
-    else:
-        sys.stdout.write(payload)
-    return 0
-
-

@@ -4,10 +4,12 @@ the bundle and checkpoint directories."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rnnkit.data.tables import check_encoding
 from rnnkit.errors import ConfigError
+from rnnkit.store.atomic import write_bytes
 from rnnkit.store.bundle import check_output_directory
 from rnnkit.train import checkpoint
 
@@ -34,3 +36,12 @@ def fit_options(args: argparse.Namespace, checkpoint_dir: Path) -> dict:
         "checkpoint_every": args.checkpoint_every * 60 or None,
         "resume": bool(args.resume),
     }
+
+
+def write_output(args: argparse.Namespace, payload: str) -> int:
+    """``payload`` into ``--output`` (atomically) or onto stdout."""
+    if args.output:
+        write_bytes(Path(args.output), payload.encode("utf-8"))
+    else:
+        sys.stdout.write(payload)
+    return 0

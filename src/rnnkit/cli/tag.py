@@ -7,8 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from rnnkit.cli.classify import write_output
-from rnnkit.cli.run import fit_options, prepare
+from rnnkit.cli.run import fit_options, prepare, write_output
 from rnnkit.data.conll import TaggedSentences, read_tagged, tagged_format
 from rnnkit.data.tables import read_texts
 from rnnkit.errors import DataError

@@ -15,8 +15,10 @@ an interrupted run ends with the same model as an uninterrupted one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -63,6 +65,16 @@ class Checkpoints:
             return None
         kept = {k: v for k, v in params.items() if k != "verbose"}
         return cls(Path(directory), every_seconds, {"params": kept, **identity})
+
+
+def fingerprint(*columns: Sequence) -> str:
+    """SHA-256 of the items of ``columns`` (texts, labels): a resumed run must see the same data."""
+    digest = hashlib.sha256()
+    for column in columns:
+        for item in column:
+            digest.update(str(item).encode("utf-8", "surrogatepass") + b"\0")
+        digest.update(b"\1")
+    return digest.hexdigest()
 
 
 def save(

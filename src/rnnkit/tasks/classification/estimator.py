@@ -7,7 +7,6 @@ general (short sentences to long reviews), not for one dataset.
 
 from __future__ import annotations
 
-import hashlib
 import numbers
 import time
 from collections import Counter
@@ -30,7 +29,7 @@ from rnnkit.tasks.classification.model import ClassificationExamples, RNNClassif
 from rnnkit.tasks.params import validate_params
 from rnnkit.text.batches import Ragged, clip_characters, encode_indexed, index_texts
 from rnnkit.text.pipeline import TextPipeline, Vocab
-from rnnkit.train.checkpoint import Checkpoints
+from rnnkit.train.checkpoint import Checkpoints, fingerprint
 from rnnkit.train.loop import TrainSettings, schedule, train
 
 
@@ -296,16 +295,6 @@ def make_model(params: dict, vocab_size: int, num_classes: int) -> RNNClassifier
         **{k: params[k] for k in ("cell", "hidden_size", "embedding_dim", "num_layers")},
         **{k: params[k] for k in ("bidirectional", "dropout", "pooling", "padding", "ngram_buckets")},
     )
-
-
-def fingerprint(*columns: Sequence) -> str:
-    """SHA-256 of the items of ``columns`` (texts, labels): a resumed run must see the same data."""
-    digest = hashlib.sha256()
-    for column in columns:
-        for item in column:
-            digest.update(str(item).encode("utf-8", "surrogatepass") + b"\0")
-        digest.update(b"\1")
-    return digest.hexdigest()
 
 
 def holdout(texts: list[str], labels: np.ndarray, fraction: float, seed: int) -> tuple:
