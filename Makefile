@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c constraints.txt torch==2.13.0
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
-	$(BIN)/python -c 'from rnnkit.nn.native import gru_ops; gru_ops()'  # build the compiled GRU loop once
+	$(BIN)/python -c 'from rnnkit.nn.native import rnn_ops; rnn_ops()'  # build the compiled GRU/LSTM loops once
 	touch $(STAMP)
 
 demo: install

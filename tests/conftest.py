@@ -76,12 +76,13 @@ def test_csv(tmp_path):
 
 
 @pytest.fixture(params=["compiled", "pure"])
-def gru_kernel(request, monkeypatch):
-    """Run a test with the compiled GRU loop and again with the pure-PyTorch one."""
+def rnn_kernel(request, monkeypatch):
+    """Run a test with the compiled GRU/LSTM loops and again with the pure-PyTorch ones."""
     if request.param == "pure":
-        monkeypatch.setattr("rnnkit.nn.gru.gru_ops", lambda: None)
+        monkeypatch.setattr("rnnkit.nn.gru.rnn_ops", lambda: None)
+        monkeypatch.setattr("rnnkit.nn.lstm.rnn_ops", lambda: None)
     else:
-        from rnnkit.nn.native import gru_ops
+        from rnnkit.nn.native import rnn_ops
 
-        assert gru_ops() is not None, "the compiled GRU loop did not build"
+        assert rnn_ops() is not None, "the compiled loops did not build"
     return request.param

@@ -24,7 +24,7 @@ def copy_into_torch_gru(fused: FusedGRU, direction: int) -> torch.nn.GRU:
 
 
 @pytest.mark.parametrize("directions", [1, 2])
-def test_outputs_and_gradients_match_torch_gru_on_each_sequence_alone(gru_kernel, directions):
+def test_outputs_and_gradients_match_torch_gru_on_each_sequence_alone(rnn_kernel, directions):
     """A padded batch through FusedGRU equals nn.GRU over each unpadded sequence (reversed for the
     backward direction): outputs at real positions, input gradients, all four weight gradients."""
     torch.manual_seed(0)
@@ -62,8 +62,8 @@ def test_compiled_and_pure_loops_agree_on_a_larger_layer(monkeypatch):
     order = reading_order(lengths, 40, 2)
     x = torch.randn(40, 9, 16)
     results = []
-    for ops in (native.gru_ops, lambda: None):
-        monkeypatch.setattr("rnnkit.nn.gru.gru_ops", ops)
+    for ops in (native.rnn_ops, lambda: None):
+        monkeypatch.setattr("rnnkit.nn.gru.rnn_ops", ops)
         fused.zero_grad()
         x_in = x.clone().requires_grad_(True)
         out = fused(x_in, order)
@@ -81,8 +81,8 @@ def test_hand_written_backward_passes_gradcheck():
     assert torch.autograd.gradcheck(_Recurrence.apply, (gi, w_hh, b_hh))
 
 
-def test_inference_path_equals_training_path(gru_kernel, monkeypatch):
-    monkeypatch.setattr("rnnkit.nn.gru.fast_bfloat16", lambda: False)
+def test_inference_path_equals_training_path(rnn_kernel, monkeypatch):
+    monkeypatch.setattr("rnnkit.nn.fused.fast_bfloat16", lambda: False)
     torch.manual_seed(2)
     fused = FusedGRU(4, 6, directions=2)
     x = torch.randn(5, 3, 4)
@@ -95,7 +95,7 @@ def test_inference_path_equals_training_path(gru_kernel, monkeypatch):
 def test_bfloat16_prediction_stays_close_to_float32(monkeypatch):
     """Prediction may read bfloat16 input projections (8 significant bits); the recurrence is float32,
     so states move by about the rounding of the inputs, not more."""
-    monkeypatch.setattr("rnnkit.nn.gru.fast_bfloat16", lambda: True)
+    monkeypatch.setattr("rnnkit.nn.fused.fast_bfloat16", lambda: True)
     torch.manual_seed(5)
     fused = FusedGRU(32, 64, directions=2)
     x = torch.randn(50, 8, 32)
@@ -108,7 +108,7 @@ def test_bfloat16_prediction_stays_close_to_float32(monkeypatch):
     assert not torch.equal(low, exact)  # the bfloat16 path was really taken
 
 
-def test_nan_in_the_input_propagates_instead_of_vanishing(gru_kernel):
+def test_nan_in_the_input_propagates_instead_of_vanishing(rnn_kernel):
     """The compiled loop uses fast math for its exponentials, but NaN must still surface (training
     stops on a NaN loss)."""
     fused = FusedGRU(2, 3)
@@ -119,7 +119,7 @@ def test_nan_in_the_input_propagates_instead_of_vanishing(gru_kernel):
 
 
 def test_the_compiled_loop_rejects_positions_outside_the_sequence():
-    ops = native.gru_ops()
+    ops = native.rnn_ops()
     gi, w, b = torch.zeros(2, 1, 9), torch.zeros(1, 9, 3), torch.zeros(1, 9)
     with pytest.raises(RuntimeError, match=r"steps: positions must lie in \[0, T\)"):
         ops.gru_forward(gi, torch.tensor([[[0], [2]]]), w, b, b, False)
@@ -132,24 +132,24 @@ def test_without_a_compiler_rnnkit_warns_once_and_uses_the_pure_loop(monkeypatch
         raise RuntimeError("Ninja is required to load C++ extensions")
 
     monkeypatch.setattr(cpp_extension, "load", no_compiler)
-    native.gru_ops.cache_clear()
+    native.rnn_ops.cache_clear()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            assert native.gru_ops() is None
-            assert native.gru_ops() is None
+            assert native.rnn_ops() is None
+            assert native.rnn_ops() is None
         assert [str(w.message) for w in caught] == [
-            "rnnkit: could not build the compiled GRU loop (Ninja is required to load C++ extensions); "
-            "using the slower pure-PyTorch loop"
+            "rnnkit: could not build the compiled GRU/LSTM loops (Ninja is required to load C++ extensions); "
+            "using the slower pure-PyTorch loops"
         ]
     finally:
-        native.gru_ops.cache_clear()
+        native.rnn_ops.cache_clear()
 
 
 def test_environment_variable_forces_the_pure_loop(monkeypatch):
     monkeypatch.setenv("RNNKIT_NATIVE", "0")
-    native.gru_ops.cache_clear()
+    native.rnn_ops.cache_clear()
     try:
-        assert native.gru_ops() is None
+        assert native.rnn_ops() is None
     finally:
-        native.gru_ops.cache_clear()
+        native.rnn_ops.cache_clear()

@@ -78,7 +78,7 @@ CONFIGS = [
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(str(v) for v in c.values()))
-def test_padding_never_changes_a_prediction(config, gru_kernel):
+def test_padding_never_changes_a_prediction(config, rnn_kernel):
     """Each sequence alone (no padding) and inside a longer padded batch gives the same logits."""
     torch.manual_seed(2)
     model = RNNClassifier(vocab_size=20, num_classes=3, hidden_size=6, embedding_dim=5, dropout=0.2, **config).eval()

@@ -21,9 +21,10 @@ import torch
 from torch import nn
 
 from rnnkit.nn.gru import FusedGRU
-from rnnkit.nn.steps import gather_steps, reading_order, scatter_steps, valid_steps
+from rnnkit.nn.lstm import FusedLSTM, SeparateDirections
+from rnnkit.nn.steps import reading_order, valid_steps
 
-CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+CELLS = ("rnn", "lstm", "gru")
 POOLINGS = ("last", "max", "mean", "attention")
 ENCODINGS = ("embedding", "onehot")
 
@@ -36,28 +37,12 @@ def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return ids.gather(1, source)
 
 
-class SeparateDirections(nn.Module):
-    """Directions as independent single-layer ``nn.RNN``/``nn.LSTM`` modules, one after the other.
-
-    Same interface as :class:`~rnnkit.nn.gru.FusedGRU`: ``x (time, batch, input)`` and the reading order
-    ``(dirs, time, batch)`` -> ``(time, batch, hidden * dirs)``. Each direction's inputs are gathered
-    into its reading order and its outputs scattered back.
-    """
-
-    def __init__(self, cell: str, input_size: int, hidden_size: int, directions: int):
-        super().__init__()
-        self.rnns = nn.ModuleList(CELLS[cell](input_size, hidden_size) for _ in range(directions))
-
-    def forward(self, x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
-        directions = zip(self.rnns, order, strict=True)
-        return torch.cat([scatter_steps(rnn(gather_steps(x, index))[0], index) for rnn, index in directions], dim=2)
-
-
 class RecurrentEncoder(nn.Module):
     """A stack of uni- or bidirectional RNN/LSTM/GRU layers with exact length handling.
 
     The backward direction of each layer is fed the length-reversed sequence (see the module
-    docstring). GRU layers run both directions together in :class:`~rnnkit.nn.gru.FusedGRU`.
+    docstring). GRU and LSTM layers run both directions together on the compiled loop
+    (:class:`~rnnkit.nn.gru.FusedGRU`, :class:`~rnnkit.nn.lstm.FusedLSTM`).
     """
 
     def __init__(
@@ -76,6 +61,8 @@ class RecurrentEncoder(nn.Module):
         def layer(size: int) -> nn.Module:
             if cell == "gru":
                 return FusedGRU(size, hidden_size, self.directions)
+            if cell == "lstm":
+                return FusedLSTM(size, hidden_size, self.directions)
             return SeparateDirections(cell, size, hidden_size, self.directions)
 
         self.layers = nn.ModuleList(layer(input_size if i == 0 else self.output_size) for i in range(num_layers))

@@ -1,15 +1,12 @@
-"""A GRU layer whose directions run together, with a hand-written backward pass.
+"""The GRU on the fused layer (:mod:`rnnkit.nn.fused`), and its time loop in PyTorch operations.
 
-Why not ``nn.GRU``: on CPU its training path runs every time step through autograd as separate
-small matrix products per direction, which leaves most of the machine idle. Here
+The compiled loop is used wherever it builds; :func:`recurrence` with its hand-written backward pass
+(:class:`_Recurrence`) computes the same function where it does not. Its design is the kernel's:
 
-* the input projections of all steps and both directions are one large matrix product;
 * each time step is one batched product ``(directions, batch, hidden) @ (directions, hidden, 3 * hidden)``
   for all directions at once, plus a handful of element-wise operations;
 * the backward pass is the GRU's own chain rule, step by step, and the recurrent weight gradient is
-  again one large product over all steps at the end;
-* the sequential time loop itself runs compiled (:mod:`rnnkit.nn.native`), one thread per direction,
-  when a C++ compiler is available; :func:`recurrence` below is the same loop in PyTorch operations.
+  again one large product over all steps at the end.
 
 The equations are PyTorch's (gates in the order reset, update, new)::
 
@@ -17,10 +14,6 @@ The equations are PyTorch's (gates in the order reset, update, new)::
     z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
     n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
     h' = (1 - z) * n + z * h
-
-Time runs over the full padded width. Each direction reads the positions in its own order, given
-by the caller (:func:`rnnkit.nn.steps.reading_order`: the backward direction reverses each sequence
-within its true length), so states past a sequence's end are never read.
 """
 
 from __future__ import annotations
@@ -31,7 +24,8 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from rnnkit.nn.native import fast_bfloat16, gru_ops
+from rnnkit.nn.fused import fused_layer, recurrent_weight_grads
+from rnnkit.nn.native import rnn_ops
 from rnnkit.nn.steps import gather_steps, scatter_steps
 
 
@@ -101,38 +95,6 @@ class _Recurrence(torch.autograd.Function):
         return (grad_gi, *recurrent_weight_grads(grad_gh.view(dirs, time, batch, 3 * size), h_prev))
 
 
-class _NativeRecurrence(torch.autograd.Function):
-    """The compiled time loop (:mod:`rnnkit.nn.native`): ``gi (time, batch, dirs * 3h)`` in natural order,
-    without the input bias, and the reading order ``(dirs, time, batch)`` -> states ``(time, batch, dirs * h)``."""
-
-    @staticmethod
-    def forward(ctx, gi, order, w_hh, b_ih, b_hh) -> torch.Tensor:
-        states, saved = gru_ops().gru_forward(gi, order, w_hh, b_ih, b_hh, True)
-        ctx.save_for_backward(order, w_hh, saved)
-        return states
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_states: torch.Tensor):
-        order, w_hh, saved = ctx.saved_tensors
-        grad_gi, grad_gh = gru_ops().gru_backward(grad_states, order, saved, w_hh)
-        h_prev = saved[..., 4 * w_hh.size(2) :]  # the kernel keeps each step's h_prev beside its gates
-        grad_w_hh, grad_b_hh = recurrent_weight_grads(grad_gh, h_prev)
-        grad_b_ih = grad_gi.sum(dim=(0, 1)).view_as(grad_b_hh)
-        return grad_gi, None, grad_w_hh, grad_b_ih, grad_b_hh
-
-
-def recurrent_weight_grads(grad_gh: torch.Tensor, h_prev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gradients of ``w_hh`` and ``b_hh`` from those of ``W_h h_prev + b_h`` at every step: one product.
-
-    ``grad_gh (dirs, time, batch, 3h)`` and ``h_prev (dirs, time, batch, h)``, both in step order.
-    """
-    dirs, time, batch, size = h_prev.shape
-    flat_gh = grad_gh.reshape(dirs, time * batch, 3 * size)
-    grad_w = torch.bmm(flat_gh.transpose(1, 2), h_prev.reshape(dirs, time * batch, size))
-    return grad_w, flat_gh.sum(dim=1)
-
-
 class FusedGRU(nn.Module):
     """One GRU layer with ``directions`` independent directions computed together.
 
@@ -152,24 +114,17 @@ class FusedGRU(nn.Module):
             nn.init.uniform_(p, -bound, bound)
 
     def forward(self, x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
-        time, batch, _ = x.shape
-        # All steps and directions at once: (time * batch, input) @ (input, dirs * 3h). The bias is
-        # added later, inside the time loop, which reads gi anyway.
-        compiled, training = gru_ops() is not None, torch.is_grad_enabled()
-        w_ih = self.weight_ih.reshape(-1, self.input_size)
-        if compiled and not training and fast_bfloat16():
-            x, w_ih = x.bfloat16(), w_ih.bfloat16()
-        gi = torch.mm(x.reshape(time * batch, -1), w_ih.t()).view(time, batch, -1)
-        if not compiled:
-            return self._pure_pytorch(gi, order)
-        if training:
-            return _NativeRecurrence.apply(gi, order, self.weight_hh, self.bias_ih, self.bias_hh)
-        return gru_ops().gru_forward(gi, order, self.weight_hh, self.bias_ih, self.bias_hh, False)[0]
+        weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        if rnn_ops() is not None:
+            return fused_layer("gru", x, order, *weights)
+        return self._pure_pytorch(x, order)
 
-    def _pure_pytorch(self, gi: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
-        """The same layer without the compiled loop: reorder, run :func:`recurrence`, restore."""
+    def _pure_pytorch(self, x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+        """The same layer without the compiled loop: project, reorder, run :func:`recurrence`, restore."""
         dirs, size = self.directions, self.hidden_size
-        per_direction = (gi.view(*gi.shape[:2], dirs, 3 * size) + self.bias_ih).unbind(2)
+        w_ih = self.weight_ih.view(-1, self.input_size)
+        gi = torch.addmm(self.bias_ih.view(-1), x.reshape(-1, self.input_size), w_ih.t())
+        per_direction = gi.view(*x.shape[:2], dirs, 3 * size).unbind(2)
         ordered = torch.stack([gather_steps(g, index) for g, index in zip(per_direction, order, strict=True)])
         if torch.is_grad_enabled():
             states = _Recurrence.apply(ordered, self.weight_hh, self.bias_hh)

@@ -16,7 +16,7 @@ from rnnkit.text.pipeline import SPECIALS, TOKENIZERS
 from rnnkit.train.loop import MONITORS
 
 CHOICES = {
-    "cell": tuple(CELLS),
+    "cell": CELLS,
     "token_encoding": ENCODINGS,
     "pooling": POOLINGS,
     "tokenizer": TOKENIZERS,
@@ -46,7 +46,6 @@ POSITIVE_INTS = {
     "char_dim": (1, False),
     "char_size": (2, False),
 }
-
 
 
 def _is_int(value: object) -> bool:
