@@ -764,3 +764,18 @@ def test_download_not_an_archive(server, tmp_path):
     with pytest.raises(DataError, match=re.escape(f"{url}: cannot unpack the archive (")):
         download_imdb(url, hashlib.sha256(body).hexdigest())
     assert list((tmp_path / "cache" / "imdb").iterdir()) == []
+
+
+def test_a_gzip_both_undecodable_and_cut_short_is_one_data_error(tmp_path):
+    """The decoding error comes first; locating its byte then meets the cut: that is what is reported."""
+    path = tmp_path / "both.csv.gz"
+    path.write_bytes(gzip.compress(b"text,label\ncaf\xe9,pos\n" + b"good,neg\n" * 5000)[:-30])
+    message = "cannot read (Compressed file ended before the end-of-stream marker was reached)"
+    with pytest.raises(DataError, match=f"^{re.escape(f'{path}: {message}')}$"):
+        read_table(path)
+    corrupt = tmp_path / "corrupt.csv.gz"
+    data = bytearray(gzip.compress(b"text,label\ncaf\xe9,pos\n" + bytes(range(256)) * 4000))
+    data[-2000:-1000] = b"\xff" * 1000
+    corrupt.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=f"^{re.escape(f'{corrupt}: cannot read (')}"):
+        read_table(corrupt)

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rnnkit import TextClassifier, load_model
+from rnnkit.data.parallel import read_aligned, read_corpus, read_pairs
 from rnnkit.data.tables import read_table
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks.classification.model import RNNClassifier
@@ -84,6 +85,36 @@ def test_table_readers_accept_or_refuse_any_bytes_with_a_data_error(scratch, suf
             data = gzip.compress(data)
         path.write_bytes(data)
         _refused_cleanly(lambda: read_table(path))
+
+    check()
+
+
+VALID_PAIRS = {
+    ".csv": b'source,target\n"Ein Mann, der l\xc3\xa4uft.",A man running.\n',
+    ".tsv": b"source\ttarget\nZwei Hunde\tTwo dogs\n",
+    ".jsonl": b'{"source": "Zwei Hunde", "target": "Two dogs"}\n',
+    ".de": b"Ein Mann.\nZwei Hunde.\n",
+}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".de"])
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gz"])
+def test_parallel_readers_accept_or_refuse_any_bytes_with_a_data_error(scratch, suffix, compressed):
+    path = scratch / f"pairs{suffix}{'.gz' if compressed else ''}"
+    target = scratch / "pairs.en"
+    target.write_bytes(b"A man.\nTwo dogs.\n")
+
+    @FUZZ
+    @given(data=any_bytes(VALID_PAIRS[suffix]), gzip_intact=st.booleans())
+    def check(data: bytes, gzip_intact: bool) -> None:
+        if compressed and gzip_intact:
+            data = gzip.compress(data)
+        path.write_bytes(data)
+        if suffix == ".de":
+            _refused_cleanly(lambda: read_aligned(path, target))
+            _refused_cleanly(lambda: read_corpus(path))
+        else:
+            _refused_cleanly(lambda: read_pairs(path))
 
     check()
 

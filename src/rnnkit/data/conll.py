@@ -22,14 +22,13 @@ from __future__ import annotations
 import io
 import json
 import re
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnkit.data.tables import check_encoding, open_text, reading
-from rnnkit.errors import ConfigError, DataError, DataFileNotFoundError
+from rnnkit.data.tables import check_encoding, check_exists, open_text, reading
+from rnnkit.errors import ConfigError, DataError
 
 TAGGED_FORMATS = ("conll", "conllu", "jsonl")
 SUFFIX_FORMATS = {".conll": "conll", ".bio": "conll", ".iob": "conll", ".conllu": "conllu", ".jsonl": "jsonl"}
@@ -74,7 +73,7 @@ def read_tagged(
     if format is not None and format.lower() not in TAGGED_FORMATS:
         raise ConfigError(f"unknown tagged-data format {format!r}; choose one of {', '.join(TAGGED_FORMATS)}")
     path = Path(path)
-    _check_exists(path)
+    check_exists(path)
     format = format.lower() if format is not None else tagged_format(path)
     if format is None:
         raise DataError(
@@ -286,19 +285,9 @@ def _columns(count: int) -> str:
     return f"{count} column" if count == 1 else f"{count} columns"
 
 
-def _check_exists(path: Path) -> None:
-    if not path.exists():
-        raise DataFileNotFoundError(f"{path}: no such file")
-
-
 @contextmanager
 def _opened(path: Path, encoding: str) -> Iterator[io.TextIOBase]:
     """The text of a possibly gzipped file, with every reading error turned into a :class:`DataError`."""
-    _check_exists(path)
-    try:
-        with open_text(path, encoding) as f, reading(path, encoding):
-            yield f
-    except zlib.error as exc:  # corrupt compressed data, which gzip does not wrap in an OSError
-        raise DataError(f"{path}: cannot read (corrupt gzip data: {exc})") from None
-    except (OSError, EOFError) as exc:  # met by reading() re-reading a broken .gz to locate a decoding error
-        raise DataError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    check_exists(path)
+    with open_text(path, encoding) as f, reading(path, encoding):
+        yield f

@@ -20,6 +20,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,6 +84,12 @@ def table_format(path: Path) -> str:
     return suffix
 
 
+def check_exists(path: Path) -> None:
+    """Refuse a missing file up front, with the error that says so (a FileNotFoundError too)."""
+    if not path.exists():
+        raise DataFileNotFoundError(f"{path}: no such file")
+
+
 def open_text(path: Path, encoding: str = "utf-8") -> io.TextIOBase:
     """Open a possibly gzip-compressed text file (UTF-8 by default, with or without a byte order mark)."""
     check_encoding(encoding)
@@ -116,6 +123,9 @@ def _raw(path: Path) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
 
 
+UNREADABLE = (OSError, EOFError, zlib.error)  # what reading a broken file or .gz raises
+
+
 def first_invalid_byte(path: Path, encoding: str = "utf-8") -> int | None:
     """Offset of the first byte that ``encoding`` cannot decode (in the uncompressed data), or None."""
     decoder = codecs.getincrementaldecoder(encoding)()
@@ -137,13 +147,22 @@ def reading(path: Path, encoding: str = "utf-8") -> Iterator[None]:
     try:
         yield
     except UnicodeDecodeError as exc:
-        where = first_invalid_byte(path, encoding)
+        try:
+            where = first_invalid_byte(path, encoding)
+        except UNREADABLE as broken:  # a .gz cut short or corrupt after the bad byte: the deeper problem
+            raise cannot_read(path, broken) from None
         at = f" at byte {where}" + (" of the uncompressed data" if path.suffix.lower() == ".gz" else "")
         name = "UTF-8" if _is_utf8(encoding) else encoding
         hint = "; if the file is in another encoding, name it (--encoding, e.g. cp1252)" if _is_utf8(encoding) else ""
         raise DataError(f"{path}: not valid {name} ({exc.reason}{at if where is not None else ''}){hint}") from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    except UNREADABLE as exc:
+        raise cannot_read(path, exc) from None
+
+
+def cannot_read(path: Path, exc: Exception) -> DataError:
+    if isinstance(exc, zlib.error):  # corrupt compressed data, which gzip does not wrap in an OSError
+        return DataError(f"{path}: cannot read (corrupt gzip data: {exc})")
+    return DataError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})")  # EOFError: a cut .gz
 
 
 def iter_records(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, dict]]:
