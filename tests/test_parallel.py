@@ -86,7 +86,8 @@ def test_pair_tables_in_every_format(tmp_path, suffix, gz):
     else:
         sep = "," if suffix == ".csv" else "\t"
         quote = (lambda v: f'"{v}"') if suffix == ".csv" else (lambda v: v)
-        text = f"id{sep}source{sep}target\n" + "".join(f"{i}{sep}{quote(s)}{sep}{quote(t)}\n" for i, (s, t) in enumerate(rows))
+        lines = [f"{i}{sep}{quote(s)}{sep}{quote(t)}\n" for i, (s, t) in enumerate(rows)]
+        text = f"id{sep}source{sep}target\n" + "".join(lines)
     pairs = read_pairs(write(tmp_path / f"p{suffix}{gz}", text))
     assert (pairs.sources, pairs.targets) == (["Ein Mann, der läuft.", "Zwei"], ["A man, running.", "Two"])
 
