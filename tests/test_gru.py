@@ -1,5 +1,5 @@
 """The fused GRU layer (compiled and pure-PyTorch loops) against PyTorch's own GRU, run on each
-sequence alone, and against numerical gradients."""
+sequence alone, and against numerical gradients; what both compiled cells must do."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 
 from rnnkit.nn import native
 from rnnkit.nn.gru import FusedGRU, _Recurrence
+from rnnkit.nn.lstm import FusedLSTM
 from rnnkit.nn.steps import reading_order
 
 
@@ -81,10 +82,14 @@ def test_hand_written_backward_passes_gradcheck():
     assert torch.autograd.gradcheck(_Recurrence.apply, (gi, w_hh, b_hh))
 
 
-def test_inference_path_equals_training_path(rnn_kernel, monkeypatch):
+LAYERS = {"gru": FusedGRU, "lstm": FusedLSTM}  # the tests below hold for both cells
+
+
+@pytest.mark.parametrize("cell", LAYERS)
+def test_inference_path_equals_training_path(rnn_kernel, monkeypatch, cell):
     monkeypatch.setattr("rnnkit.nn.fused.fast_bfloat16", lambda: False)
     torch.manual_seed(2)
-    fused = FusedGRU(4, 6, directions=2)
+    fused = LAYERS[cell](4, 6, directions=2)
     x = torch.randn(5, 3, 4)
     order = reading_order(torch.tensor([5, 1, 3]), 5, 2)
     with torch.inference_mode():
@@ -92,12 +97,13 @@ def test_inference_path_equals_training_path(rnn_kernel, monkeypatch):
     torch.testing.assert_close(fast, fused(x, order).detach(), rtol=0, atol=0)
 
 
-def test_bfloat16_prediction_stays_close_to_float32(monkeypatch):
+@pytest.mark.parametrize("cell", LAYERS)
+def test_bfloat16_prediction_stays_close_to_float32(monkeypatch, cell):
     """Prediction may read bfloat16 input projections (8 significant bits); the recurrence is float32,
     so states move by about the rounding of the inputs, not more."""
     monkeypatch.setattr("rnnkit.nn.fused.fast_bfloat16", lambda: True)
     torch.manual_seed(5)
-    fused = FusedGRU(32, 64, directions=2)
+    fused = LAYERS[cell](32, 64, directions=2)
     x = torch.randn(50, 8, 32)
     order = reading_order(torch.randint(1, 51, (8,)), 50, 2)
     with torch.inference_mode():
@@ -108,10 +114,11 @@ def test_bfloat16_prediction_stays_close_to_float32(monkeypatch):
     assert not torch.equal(low, exact)  # the bfloat16 path was really taken
 
 
-def test_nan_in_the_input_propagates_instead_of_vanishing(rnn_kernel):
-    """The compiled loop uses fast math for its exponentials, but NaN must still surface (training
+@pytest.mark.parametrize("cell", LAYERS)
+def test_nan_in_the_input_propagates_instead_of_vanishing(rnn_kernel, cell):
+    """The compiled loops use fast math for their exponentials, but NaN must still surface (training
     stops on a NaN loss)."""
-    fused = FusedGRU(2, 3)
+    fused = LAYERS[cell](2, 3, directions=1)
     x = torch.zeros(3, 1, 2)
     x[1, 0, 0] = float("nan")
     out = fused(x, reading_order(torch.tensor([3]), 3, 1))

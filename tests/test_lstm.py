@@ -66,38 +66,6 @@ def test_compiled_loop_agrees_with_nn_lstm_on_a_larger_layer(monkeypatch):
     assert not torch.equal(results[0][0], results[1][0])  # the compiled path (approximate exp) was taken
 
 
-def test_inference_path_equals_training_path(monkeypatch):
-    monkeypatch.setattr("rnnkit.nn.fused.fast_bfloat16", lambda: False)
-    torch.manual_seed(2)
-    layer = FusedLSTM(4, 6, directions=2)
-    x = torch.randn(5, 3, 4)
-    order = reading_order(torch.tensor([5, 1, 3]), 5, 2)
-    with torch.inference_mode():
-        fast = layer(x, order)
-    torch.testing.assert_close(fast, layer(x, order).detach(), rtol=0, atol=0)
-
-
-def test_bfloat16_prediction_stays_close_to_float32(monkeypatch):
-    monkeypatch.setattr("rnnkit.nn.fused.fast_bfloat16", lambda: True)
-    torch.manual_seed(5)
-    layer = FusedLSTM(32, 64, directions=2)
-    x = torch.randn(50, 8, 32)
-    order = reading_order(torch.randint(1, 51, (8,)), 50, 2)
-    with torch.inference_mode():
-        low = layer(x, order)
-    exact = layer(x, order).detach()
-    torch.testing.assert_close(low, exact, atol=2e-2, rtol=0)
-    assert not torch.equal(low, exact)
-
-
-def test_nan_in_the_input_propagates_instead_of_vanishing():
-    layer = FusedLSTM(2, 3, directions=1)
-    x = torch.zeros(3, 1, 2)
-    x[1, 0, 0] = float("nan")
-    out = layer(x, reading_order(torch.tensor([3]), 3, 1))
-    assert torch.isnan(out[1:]).all() and not torch.isnan(out[0]).any()
-
-
 def test_models_saved_with_separate_lstm_directions_load_and_compute_the_same():
     """The fused layer keeps nn.LSTM's parameters per direction, so bundles saved before it load as they are."""
     torch.manual_seed(4)

@@ -1,0 +1,1 @@
+"""Translation: a bidirectional encoder, an attentive decoder, beam search (in progress: metrics)."""
