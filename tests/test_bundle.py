@@ -220,6 +220,11 @@ def test_an_oversized_config_is_refused_before_anything_is_allocated(bundle):
     (bundle / "config.json").write_text(json.dumps(config))
     with pytest.raises(BundleError, match="describes a model that cannot be built"):
         load_model(bundle)
+    config["params"]["hidden_size"] = 128
+    config["params"]["embedding_dim"] = 2**63  # past a 64-bit size: PyTorch raises TypeError here
+    (bundle / "config.json").write_text(json.dumps(config))
+    with pytest.raises(BundleError, match="describes a model that cannot be built"):
+        load_model(bundle)
 
 
 def test_a_directory_with_someone_elses_config_json_is_not_replaced(fitted, tmp_path):

@@ -143,8 +143,9 @@ def load_weights(path: Path, build: Callable[[], nn.Module]) -> nn.Module:
     try:
         with torch.device("meta"):
             expected = build().state_dict()
-    except (RuntimeError, ValueError) as exc:
-        raise BundleError(f"{path}/config.json: describes a model that cannot be built ({exc})") from None
+    except (RuntimeError, ValueError, TypeError, OverflowError) as exc:  # TypeError: a size past 64 bits
+        reason = str(exc).splitlines()[0]  # PyTorch may append a C++ stack
+        raise BundleError(f"{path}/config.json: describes a model that cannot be built ({reason})") from None
     tensors = read_tensors(path / "model.safetensors", expected, BundleError, "config.json")
     model = build()
     model.load_state_dict(tensors)
