@@ -56,24 +56,6 @@ def test_outputs_and_gradients_match_torch_gru_on_each_sequence_alone(rnn_kernel
         torch.testing.assert_close(fused.bias_hh.grad[d], gru.bias_hh_l0.grad, atol=1e-5, rtol=1e-4)
 
 
-def test_compiled_and_pure_loops_agree_on_a_larger_layer(monkeypatch):
-    torch.manual_seed(3)
-    fused = FusedGRU(16, 32, directions=2)
-    lengths = torch.randint(1, 41, (9,))
-    order = reading_order(lengths, 40, 2)
-    x = torch.randn(40, 9, 16)
-    results = []
-    for ops in (native.rnn_ops, lambda: None):
-        monkeypatch.setattr("rnnkit.nn.gru.rnn_ops", ops)
-        fused.zero_grad()
-        x_in = x.clone().requires_grad_(True)
-        out = fused(x_in, order)
-        (out.sin()).sum().backward()
-        results.append([out.detach(), x_in.grad, *(p.grad.clone() for p in fused.parameters())])
-    for compiled, pure in zip(*results, strict=True):
-        torch.testing.assert_close(compiled, pure, atol=2e-5, rtol=1e-4)
-
-
 def test_hand_written_backward_passes_gradcheck():
     torch.manual_seed(1)
     gi = torch.randn(2, 4, 3, 9, dtype=torch.float64, requires_grad=True)
@@ -83,6 +65,28 @@ def test_hand_written_backward_passes_gradcheck():
 
 
 LAYERS = {"gru": FusedGRU, "lstm": FusedLSTM}  # the tests below hold for both cells
+
+
+@pytest.mark.parametrize("cell", LAYERS)
+def test_compiled_and_pure_loops_agree_on_a_larger_layer(monkeypatch, cell):
+    """The compiled loop against the one used without a compiler (pure PyTorch for the GRU, nn.LSTM)."""
+    torch.manual_seed(3)
+    fused = LAYERS[cell](16, 32, directions=2)
+    lengths = torch.randint(1, 41, (9,))
+    lengths[0] = 40
+    order = reading_order(lengths, 40, 2)
+    x = torch.randn(40, 9, 16)
+    results = []
+    for ops in (native.rnn_ops, lambda: None):
+        monkeypatch.setattr(f"rnnkit.nn.{cell}.rnn_ops", ops)
+        fused.zero_grad()
+        x_in = x.clone().requires_grad_(True)
+        out = fused(x_in, order)
+        out.sin().sum().backward()
+        results.append([out.detach(), x_in.grad, *(p.grad.clone() for p in fused.parameters())])
+    for compiled, pure in zip(*results, strict=True):
+        torch.testing.assert_close(compiled, pure, atol=2e-5, rtol=1e-4)
+    assert not torch.equal(results[0][0], results[1][0])  # the compiled path (approximate exp) was taken
 
 
 @pytest.mark.parametrize("cell", LAYERS)

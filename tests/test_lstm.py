@@ -45,27 +45,6 @@ def test_outputs_and_gradients_match_torch_lstm_on_each_sequence_alone(direction
     assert torch.count_nonzero(fused_grads[0][2:, 1]) == 0  # padding received no gradient
 
 
-def test_compiled_loop_agrees_with_nn_lstm_on_a_larger_layer(monkeypatch):
-    torch.manual_seed(3)
-    layer = FusedLSTM(16, 32, directions=2)
-    lengths = torch.randint(1, 41, (9,))
-    lengths[0] = 40
-    order = reading_order(lengths, 40, 2)
-    real = torch.arange(40)[:, None, None] < lengths[None, :, None]
-    x = torch.randn(40, 9, 16)
-    results = []
-    for ops in (native.rnn_ops, lambda: None):
-        monkeypatch.setattr("rnnkit.nn.lstm.rnn_ops", ops)
-        layer.zero_grad()
-        x_in = x.clone().requires_grad_(True)
-        out = layer(x_in, order) * real
-        out.sin().sum().backward()
-        results.append([out.detach(), x_in.grad, *(p.grad.clone() for p in layer.parameters())])
-    for compiled, pure in zip(*results, strict=True):
-        torch.testing.assert_close(compiled, pure, atol=2e-5, rtol=1e-4)
-    assert not torch.equal(results[0][0], results[1][0])  # the compiled path (approximate exp) was taken
-
-
 def test_models_saved_with_separate_lstm_directions_load_and_compute_the_same():
     """The fused layer keeps nn.LSTM's parameters per direction, so bundles saved before it load as they are."""
     torch.manual_seed(4)

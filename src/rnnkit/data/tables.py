@@ -150,16 +150,17 @@ def reading(path: Path, encoding: str = "utf-8") -> Iterator[None]:
         try:
             where = first_invalid_byte(path, encoding)
         except UNREADABLE as broken:  # a .gz cut short or corrupt after the bad byte: the deeper problem
-            raise cannot_read(path, broken) from None
+            raise _cannot_read(path, broken) from None
         at = f" at byte {where}" + (" of the uncompressed data" if path.suffix.lower() == ".gz" else "")
         name = "UTF-8" if _is_utf8(encoding) else encoding
         hint = "; if the file is in another encoding, name it (--encoding, e.g. cp1252)" if _is_utf8(encoding) else ""
         raise DataError(f"{path}: not valid {name} ({exc.reason}{at if where is not None else ''}){hint}") from None
     except UNREADABLE as exc:
-        raise cannot_read(path, exc) from None
+        raise _cannot_read(path, exc) from None
 
 
-def cannot_read(path: Path, exc: Exception) -> DataError:
+def _cannot_read(path: Path, exc: Exception) -> DataError:
+    """The one-line error for a file or .gz that cannot be read."""
     if isinstance(exc, zlib.error):  # corrupt compressed data, which gzip does not wrap in an OSError
         return DataError(f"{path}: cannot read (corrupt gzip data: {exc})")
     return DataError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})")  # EOFError: a cut .gz

@@ -4,7 +4,7 @@ Why compiled: a GRU or LSTM step on a CPU is one small matrix product plus a few
 Issued from Python, each operation costs more in dispatch than in arithmetic, and the two directions
 cannot run on the two cores at once. The C++ loop fuses each step's gate arithmetic into one pass
 and gives each direction its own thread: the GRU's is 3-4x faster than the same loop in PyTorch
-operations, the LSTM's about 1.3x faster than ``nn.LSTM`` per direction (``bench/cells.py``).
+operations, the LSTM's 1.2-1.3x faster than ``nn.LSTM`` per direction (``bench/cells.py``).
 
 The kernel is compiled with PyTorch's own extension builder the first time it is needed (about
 20 s; cached under ``$TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``, rebuilt when the
