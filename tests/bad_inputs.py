@@ -69,7 +69,7 @@ def write_inputs(d: Path) -> None:
     (d / "empty.conll").write_text("\n\n")
     (d / "bad.conllu").write_text("# text = Hi\n1\tHi\thi\tINTJ\n")
     (d / "vectors.txt").write_text("tom 0.1 0.2 0.3\nmet 0.1 0.2\n")
-    SequenceTagger(hidden_size=8, embedding_dim=8, char_size=8, epochs=1).fit(sentences, tags).save(d / "tagger")
+    SequenceTagger(hidden_size=8, embedding_dim=8, char_size=8, epochs=1, ensemble=1).fit(sentences, tags).save(d / "tagger")
 
     model = d / "model"
     TextClassifier(**TINY).fit(texts, labels).save(model)

@@ -67,4 +67,5 @@ SMALL_TAGGER = {
     "lr": 0.01,
     "dropout": 0.2,
     "patience": 8,
+    "ensemble": 1,  # one network; the ensemble's own tests ask for two
 }

@@ -12,7 +12,10 @@ from rnnkit.cli import main
 
 from .tagging_corpus import make_tagged, to_iob1, write_conll
 
-FLAGS = ["--hidden-size=24", "--embedding-dim=16", "--char-size=16", "--epochs=8", "--batch-size=16", "--lr=0.01"]
+FLAGS = [
+    *["--hidden-size=24", "--embedding-dim=16", "--char-size=16", "--epochs=8", "--batch-size=16", "--lr=0.01"],
+    "--ensemble=1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +42,23 @@ def test_training_on_conll_infers_the_task_and_records_the_reports(trained, caps
     assert json.loads((out / "config.json").read_text())["scheme"] == "iob1"
     assert main(["evaluate", str(out), str(root / "test.conll.gz"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == metrics["test"]
+
+
+def test_the_default_ensemble_records_each_member_and_evaluates_as_one(tmp_path, capsys):
+    train, test = make_tagged(120), make_tagged(30, seed=1)
+    write_conll(tmp_path / "train.conll", *train)
+    write_conll(tmp_path / "test.conll", *test)
+    out = tmp_path / "m"
+    assert main(["train", str(tmp_path / "train.conll"), "--out", str(out), "--quiet", *FLAGS[:3], "--epochs=2"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "best_epoch" not in metrics and metrics["epochs"] == 4
+    assert [m["epochs"] for m in metrics["members"]] == [2, 2]
+    assert all(m["kept_epoch"] in (1, 2) for m in metrics["members"])
+    history = json.loads((out / "history.json").read_text())
+    assert [(r["member"], r["epoch"]) for r in history] == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    capsys.readouterr()
+    assert main(["evaluate", str(out), str(tmp_path / "test.conll"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 30
 
 
 def test_predict_prints_tokens_with_tags_and_the_entities_with_offsets(trained, capsys):

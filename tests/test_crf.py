@@ -10,7 +10,7 @@ import pytest
 import torch
 import torchcrf
 
-from rnnkit.nn.crf import CRF, DISALLOWED
+from rnnkit.nn.crf import CRF, DISALLOWED, mean_crf
 
 
 def random_crf(num_tags: int, seed: int = 0) -> CRF:
@@ -224,3 +224,26 @@ def test_constraints_stay_out_of_the_state_dict():
     assert copy.allowed_transitions.all()
     with pytest.raises(ValueError, match="shape"):
         crf.constrain(torch.ones(5).bool(), torch.ones(4, 4).bool(), torch.ones(5).bool())
+
+
+def test_the_mean_of_crfs_scores_each_path_by_their_mean_score():
+    """An ensemble's CRF: with the members' mean emissions, every allowed path scores the mean of its
+    scores under the members, so Viterbi finds the path best on average (brute force over all paths)."""
+    allowed = bio_constraints()
+    crfs = [random_crf(5, seed) for seed in (1, 2)]
+    for crf in crfs:
+        crf.constrain(*allowed)
+    mean = mean_crf(crfs)
+    assert torch.equal(mean.allowed_transitions, allowed[1])
+    emissions = [padded_batch([4, 2], 5)[0] for _ in crfs]
+    together = (emissions[0] + emissions[1]) / 2
+    best, scores = mean.decode(together, torch.tensor([4, 2]))
+    for b, n in enumerate([4, 2]):
+        candidates = [p for p in itertools.product(range(5), repeat=n) if path_allowed(p, *allowed)]
+        brute = {
+            p: (path_score(crfs[0], emissions[0][:n, b], p) + path_score(crfs[1], emissions[1][:n, b], p)) / 2
+            for p in candidates
+        }
+        winner = max(brute, key=brute.get)
+        assert tuple(best[:n, b].tolist()) == winner
+        assert scores[b].item() == pytest.approx(brute[winner], abs=1e-10)

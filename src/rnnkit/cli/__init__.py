@@ -40,6 +40,7 @@ MODEL_OPTIONS = {
     "char_size": "tagging: size of each word's character encoding",
     "casing": "tagging: give the network each token's casing kind (lower, UPPER, Title, mixed, digits)",
     "crf": "tagging: score whole tag sequences with a linear-chain CRF (else one softmax per token)",
+    "ensemble": "tagging: train this many taggers (seeds seed, seed+1, ...) and tag by their mean scores",
     "tag_scheme": "tagging: the scheme of the data's tags: iob1, iob2, bioes (iobes), plain, or auto (detected)",
     "word_dropout": "tagging: replace words seen once in training by <unk> with this probability, in [0, 1)",
     "dropout": "dropout on embeddings, between layers and before the output layer, in [0, 1)",

@@ -47,10 +47,16 @@ def train(args: argparse.Namespace, params: dict) -> int:
     if test:
         metrics["test"] = tagger.report(test.tokens, test.tags)
     metrics["train_seconds"] = round(tagger.train_seconds_, 2)
-    metrics["epochs"] = len(tagger.history_)
-    if len(val):
-        monitor = tagger.params_["monitor"] or ("f1" if tagger.scheme_ != "plain" else "accuracy")
-        metrics["best_epoch"] = max(tagger.history_, key=lambda r: validation_score(r, monitor))["epoch"]
+    metrics["epochs"] = len(tagger.history_)  # of all members together
+    runs: dict[int, list[dict]] = {}
+    for record in tagger.history_:
+        runs.setdefault(record.get("member", 1), []).append(record)
+    monitor = tagger.params_["monitor"] or ("f1" if tagger.scheme_ != "plain" else "accuracy")
+    kept = [max(h, key=lambda r: validation_score(r, monitor))["epoch"] if len(val) else len(h) for h in runs.values()]
+    if len(runs) == 1 and len(val):
+        metrics["best_epoch"] = kept[0]
+    elif len(runs) > 1:
+        metrics["members"] = [{"epochs": len(h), "kept_epoch": k} for h, k in zip(runs.values(), kept, strict=True)]
     for split in ("validation", "test"):
         if split in metrics:
             print(format_tagging_report(split, metrics[split]), end="\n\n")

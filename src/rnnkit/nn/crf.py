@@ -100,6 +100,17 @@ class CRF(nn.Module):
         return torch.where(real, torch.stack(path[::-1]), 0), score
 
 
+def mean_crf(crfs: list[CRF]) -> CRF:
+    """A CRF whose start, transition and end scores are the means of ``crfs``' (same tags, same
+    constraints): with the mean of their emissions, every path scores the mean of its scores."""
+    mean = CRF(crfs[0].num_tags).to(crfs[0].start.device, crfs[0].start.dtype)
+    with torch.no_grad():
+        for name in ("start", "transitions", "end"):
+            getattr(mean, name).copy_(torch.stack([getattr(crf, name) for crf in crfs]).mean(dim=0))
+    mean.constrain(crfs[0].allowed_start, crfs[0].allowed_transitions, crfs[0].allowed_end)
+    return mean
+
+
 def _steps(lengths: torch.Tensor, time: int) -> torch.Tensor:
     """``(time, batch)`` True at the real (not padded) steps."""
     return torch.arange(time, device=lengths.device).unsqueeze(1) < lengths

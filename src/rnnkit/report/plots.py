@@ -18,13 +18,22 @@ def _png(fig) -> bytes:
 
 
 def learning_curves(history: list[dict]) -> bytes:
-    """Loss and accuracy per epoch, training and validation side by side."""
-    epochs = [r["epoch"] for r in history]
+    """Loss and accuracy per epoch, training and validation side by side; an ensemble's records
+    (which carry ``"member"``) make one pair of curves per member."""
+    runs: dict[int | None, list[dict]] = {}
+    for record in history:
+        runs.setdefault(record.get("member"), []).append(record)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
-        ax.plot(epochs, [r[key] for r in history], marker="o", label="train")
-        if history and f"val_{key}" in history[0]:
-            ax.plot(epochs, [r[f"val_{key}"] for r in history], marker="o", label="validation")
+        for member, records in runs.items():
+            epochs = [r["epoch"] for r in records]
+            suffix = "" if member is None else f" (member {member})"
+            lines = ax.plot(epochs, [r[key] for r in records], marker="o", label=f"train{suffix}")
+            if f"val_{key}" in records[0]:
+                values = [r[f"val_{key}"] for r in records]
+                ax.plot(
+                    epochs, values, marker="s", linestyle="--", color=lines[0].get_color(), label=f"validation{suffix}"
+                )
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
         ax.set_title(key)

@@ -45,6 +45,7 @@ POSITIVE_INTS = {
     "ngram_buckets": (0, False),
     "char_dim": (1, False),
     "char_size": (2, False),
+    "ensemble": (1, False),
 }
 
 

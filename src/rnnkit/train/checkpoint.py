@@ -9,6 +9,9 @@ holds the previous complete checkpoint or the new one, never a mix):
 * ``state.safetensors``: the weights, Adam's moments, the best epoch's weights, the weight average
   and PyTorch's random generator state (dropout), as raw tensors. Never pickle.
 
+An ensemble trains its members one after another; its checkpoint is that of the member under way,
+plus the kept weights and history of each member already trained (``finished``).
+
 Resuming with the same data and settings replays the same batches with the same dropout masks, so
 an interrupted run ends with the same model as an uninterrupted one.
 """
@@ -50,12 +53,24 @@ class Progress:
 
 
 @dataclass
+class Finished:
+    """A member of an ensemble that has been trained: the weights it keeps and its per-epoch history."""
+
+    state: dict[str, torch.Tensor]
+    history: list[dict]
+
+
+@dataclass
 class Checkpoints:
-    """Where the training loop saves its state and how often; ``identity`` is what a resume must match."""
+    """Where the training loop saves its state and how often; ``identity`` is what a resume must match.
+
+    ``finished``: the ensemble members trained before the one under way, saved with it (and filled
+    in by :func:`resume`)."""
 
     directory: Path
     every_seconds: float | None = None  # None: only when interrupted
     identity: dict = field(default_factory=dict)
+    finished: list[Finished] = field(default_factory=list)
 
     @classmethod
     def of_run(cls, directory, every_seconds: float | None, params: dict, **identity: object) -> Checkpoints | None:
@@ -94,6 +109,8 @@ def save(
         tensors.update({f"average/{k}": v for k, v in average.state_dict().items()})
     if best_state is not None:
         tensors.update({f"best/{k}": v for k, v in best_state.items()})
+    for i, member in enumerate(where.finished):
+        tensors.update({f"finished/{i}/{k}": v for k, v in member.state.items()})
     tensors["torch_rng"] = torch.get_rng_state()
     meta = {
         "format": FORMAT,
@@ -103,6 +120,7 @@ def save(
         "progress": asdict(progress),
         "optimizer": {"states": sorted(optimizer_state), "lr": [g["lr"] for g in optimizer.param_groups]},
         "has_best": best_state is not None,
+        "finished": [member.history for member in where.finished],
     }
     contiguous = {k: v.detach().contiguous() for k, v in tensors.items()}
     files = {META_FILE: (json.dumps(meta, indent=1) + "\n").encode(), STATE_FILE: safetensors.torch.save(contiguous)}
@@ -115,7 +133,8 @@ def resume(
     optimizer: torch.optim.Optimizer,
     average: torch.nn.Module | None,
 ) -> tuple[Progress, dict[str, torch.Tensor] | None]:
-    """Load the checkpoint into ``model``, ``optimizer`` and ``average``; return the progress and best weights.
+    """Load the checkpoint into ``model``, ``optimizer`` and ``average``; return the progress and best
+    weights. The ensemble members it holds as finished (of ``model``'s shapes) go to ``where.finished``.
 
     Refuses (:class:`CheckpointError`) a checkpoint that is incomplete, corrupt, from a newer
     rnnkit, or made with other settings or data than ``where.identity``. Only the settings in
@@ -144,6 +163,9 @@ def resume(
     if meta["has_best"] is True:
         best_source = average.module if average is not None else model
         expected.update({f"best/{k}": v for k, v in best_source.state_dict().items()})
+    histories = _finished_histories(meta, path)
+    for i in range(len(histories)):
+        expected.update({f"finished/{i}/{k}": v for k, v in model.state_dict().items()})
     expected["torch_rng"] = torch.get_rng_state()
     tensors = read_tensors(path / STATE_FILE, expected, CheckpointError, "this model and optimizer")
 
@@ -162,7 +184,26 @@ def resume(
             average.load_state_dict(part("average/"))
     except (RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path}/{STATE_FILE}: cannot be restored ({exc})") from None
+    where.finished = [Finished(part(f"finished/{i}/"), history) for i, history in enumerate(histories)]
     return progress, part("best/") if meta["has_best"] else None
+
+
+def members_done(where: Checkpoints, members: int) -> int:
+    """How many of an ensemble's ``members`` the checkpoint holds as trained (the next one is under way)."""
+    done = len(_finished_histories(_read_meta(where.directory), where.directory))
+    if done >= members:
+        raise CheckpointError(f"{where.directory}/{META_FILE}: holds {done} trained members of {members} (altered?)")
+    return done
+
+
+def _finished_histories(meta: dict, path: Path) -> list[list[dict]]:
+    """The histories of the finished ensemble members a checkpoint's ``meta`` lists (none before ensembles)."""
+    histories = meta.get("finished", [])
+    if not isinstance(histories, list) or not all(
+        isinstance(h, list) and h and _is_history(h, len(h)) for h in histories
+    ):
+        raise CheckpointError(f"{path}/{META_FILE}: its finished members are incomplete or altered")
+    return histories
 
 
 def _read_meta(path: Path) -> dict:

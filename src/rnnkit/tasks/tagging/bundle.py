@@ -24,7 +24,7 @@ from rnnkit.tasks.tagging.schemes import SCHEMES
 from rnnkit.text.pipeline import Vocab
 
 FORMAT = "rnnkit-sequence-tagger"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: params hold "ensemble" (an ensemble's weights are members.<i>.*)
 FILES = ("vocab.json", "chars.json", "tags.json", "model.safetensors")
 CONFIG_KEYS = frozenset(("vocab_size", "num_chars", "num_tags", "scheme"))
 
@@ -56,6 +56,8 @@ def load(path: Path, config: dict):
     from rnnkit.tasks.tagging.estimator import SequenceTagger, make_tagger, tag_set
 
     check_files(path, FILES)
+    if isinstance(config.get("params"), dict) and config["format_version"] < 2:
+        config["params"].setdefault("ensemble", 1)  # before ensembles, a bundle held one tagger
     known = set(SequenceTagger().get_params())
     params = check_config(config, path, known, lambda p: validate_params(p, SequenceTagger.monitors), CONFIG_KEYS)
     if config.get("scheme") not in SCHEMES:

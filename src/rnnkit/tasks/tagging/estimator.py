@@ -26,11 +26,12 @@ from rnnkit.tasks.params import validate_params
 from rnnkit.tasks.tagging import bundle
 from rnnkit.tasks.tagging.encode import Sentences, encode, normalize
 from rnnkit.tasks.tagging.metrics import tagging_report
-from rnnkit.tasks.tagging.model import RNNTagger, TaggingExamples, predict_tag_ids
+from rnnkit.tasks.tagging.model import RNNTagger, TaggerEnsemble, TaggingExamples, predict_tag_ids
 from rnnkit.tasks.tagging.schemes import check_scheme, chunks, detect_scheme, from_bioes, to_bioes
 from rnnkit.text.pipeline import Vocab, token_spans
 from rnnkit.train.checkpoint import Checkpoints, fingerprint
-from rnnkit.train.loop import TrainSettings, schedule, train
+from rnnkit.train.ensemble import train_members
+from rnnkit.train.loop import TrainSettings, schedule
 
 BIOES_PREFIXES = ("B-", "I-", "E-", "S-")
 # A tagger learns for longer than a classifier: on CoNLL-2003 (395 batches an epoch) the validation
@@ -47,6 +48,12 @@ class SequenceTagger(BaseEstimator):
 
     ``fit(token_lists, tag_lists)``, ``predict(token_lists)`` -> tag lists, ``predict_entities(texts)``
     for raw text, ``score`` (entity F1, or token accuracy for plain tags), ``save``.
+
+    ``ensemble`` networks are trained, one after another, each a whole run with its own seed
+    (``seed``, ``seed + 1``, ...) and its own early stopping, and they tag together by the mean of
+    their scores (:class:`rnnkit.tasks.tagging.model.TaggerEnsemble`). Two are the default: on
+    CoNLL-2003 they add about one entity F1 point over either alone, for twice the training time
+    and tagging time; ``ensemble=1`` trains one network.
     """
 
     monitors = ("f1", "accuracy", "loss", None)  # None: entity F1 for entity tags, else accuracy
@@ -70,6 +77,7 @@ class SequenceTagger(BaseEstimator):
         dropout: float = 0.5,
         word_dropout: float = 0.5,
         crf: bool = True,
+        ensemble: int = 2,
         tag_scheme: str | None = None,
         batch_size: int = 32,
         epochs: int | None = None,
@@ -99,6 +107,7 @@ class SequenceTagger(BaseEstimator):
         self.dropout = dropout
         self.word_dropout = word_dropout
         self.crf = crf
+        self.ensemble = ensemble
         self.tag_scheme = tag_scheme
         self.batch_size = batch_size
         self.epochs = epochs
@@ -161,12 +170,7 @@ class SequenceTagger(BaseEstimator):
             pretrained = pretrained_matrix(params["embeddings"], vocab, params["seed"], params["verbose"])
             params = {**params, "embedding_dim": pretrained.shape[1]}  # the file decides (identity: as given)
 
-        torch.manual_seed(params["seed"])
-        model = make_tagger(params, len(vocab), len(char_vocab), tag_names)
-        once = [word for word, count in Counter(w for sentence in words for w in sentence).items() if count == 1]
-        model.rare[[vocab[word] for word in once]] = True
-        if pretrained is not None:
-            use_pretrained(model.embedding, torch.from_numpy(pretrained), params["freeze_embeddings"])
+        rare = [vocab[word] for word, n in Counter(w for sentence in words for w in sentence).items() if n == 1]
         chunked = scheme != "plain"
         monitor = params["monitor"] or ("f1" if chunked else "accuracy")
         if monitor == "f1" and not chunked:
@@ -174,16 +178,29 @@ class SequenceTagger(BaseEstimator):
         epochs, patience = schedule(
             len(train_set), params["batch_size"], params["epochs"], params["patience"], TAGGER_MIN_UPDATES
         )
-        settings = TrainSettings.of(params, epochs, patience, monitor)
         data = fingerprint(*(map(" ".join, column) for column in (tokens, tags, val_tokens, val_tags)))
         checkpoints = Checkpoints.of_run(checkpoint_dir, checkpoint_every, given, tags=tag_names, data=data)
-        history = train(
-            model,
+
+        def build() -> RNNTagger:
+            member = make_member(params, len(vocab), len(char_vocab), tag_names)
+            member.rare[rare] = True
+            if pretrained is not None:
+                use_pretrained(member.embedding, torch.from_numpy(pretrained), params["freeze_embeddings"])
+            return member
+
+        trained = train_members(
+            params["ensemble"],
+            build,
             TaggingExamples(train_set, tag_names, chunked),
             TaggingExamples(val_set, tag_names, chunked) if len(val_set) else None,
-            settings,
+            TrainSettings.of(params, epochs, patience, monitor),
             checkpoints=checkpoints,
             resume=resume,
+        )
+        members, histories = zip(*trained, strict=True)
+        model = members[0] if len(members) == 1 else TaggerEnsemble(list(members)).eval()
+        history = (
+            histories[0] if len(members) == 1 else [{"member": i, **r} for i, h in enumerate(histories, 1) for r in h]
         )
         self.params_, self.scheme_, self.tag_names_ = params, scheme, tag_names
         self.vocab_, self.char_vocab_, self.model_, self.history_ = vocab, char_vocab, model, history
@@ -269,8 +286,15 @@ class SequenceTagger(BaseEstimator):
         return bundle.save(self, Path(path), metrics)
 
 
-def make_tagger(params: dict, vocab_size: int, num_chars: int, tag_names: list[str]) -> RNNTagger:
-    """The untrained network of a parameter set."""
+def make_tagger(params: dict, vocab_size: int, num_chars: int, tag_names: list[str]) -> RNNTagger | TaggerEnsemble:
+    """The untrained network of a parameter set: one tagger, or an ensemble of ``params["ensemble"]``."""
+    if params["ensemble"] == 1:
+        return make_member(params, vocab_size, num_chars, tag_names)
+    return TaggerEnsemble([make_member(params, vocab_size, num_chars, tag_names) for _ in range(params["ensemble"])])
+
+
+def make_member(params: dict, vocab_size: int, num_chars: int, tag_names: list[str]) -> RNNTagger:
+    """One untrained tagging network of a parameter set."""
     names = ("cell", "hidden_size", "num_layers", "embedding_dim", "char_encoder", "char_dim", "char_size")
     return RNNTagger(
         vocab_size,
