@@ -133,7 +133,7 @@ def test_the_compiled_loop_rejects_positions_outside_the_sequence():
     ops = native.rnn_ops()
     gi, w, b = torch.zeros(2, 1, 9), torch.zeros(1, 9, 3), torch.zeros(1, 9)
     with pytest.raises(RuntimeError, match=r"steps: positions must lie in \[0, T\)"):
-        ops.gru_forward(gi, torch.tensor([[[0], [2]]]), w, b, b, False)
+        ops.gru_forward(gi, torch.tensor([[[0], [2]]]), w, b, b, None, False)
 
 
 def test_without_a_compiler_rnnkit_warns_once_and_uses_the_pure_loop(monkeypatch):

@@ -45,8 +45,9 @@ def test_outputs_and_gradients_match_torch_lstm_on_each_sequence_alone(direction
     assert torch.count_nonzero(fused_grads[0][2:, 1]) == 0  # padding received no gradient
 
 
-def test_models_saved_with_separate_lstm_directions_load_and_compute_the_same():
+def test_models_saved_with_separate_lstm_directions_load_and_compute_the_same(monkeypatch):
     """The fused layer keeps nn.LSTM's parameters per direction, so bundles saved before it load as they are."""
+    monkeypatch.setattr("rnnkit.nn.fused.fast_bfloat16", lambda: False)  # float32 throughout, as nn.LSTM
     torch.manual_seed(4)
     before = SeparateDirections("lstm", 6, 5, directions=2)
     after = FusedLSTM(6, 5, directions=2)
@@ -60,4 +61,5 @@ def test_models_saved_with_separate_lstm_directions_load_and_compute_the_same():
 def test_the_compiled_loop_rejects_a_wrong_weight_shape():
     gi, steps = torch.zeros(2, 1, 12), torch.zeros(1, 2, 1, dtype=torch.long)
     with pytest.raises(RuntimeError, match=r"w_hh: \(D, GH, H\)"):
-        native.rnn_ops().lstm_forward(gi, steps, torch.zeros(1, 9, 3), torch.zeros(1, 12), torch.zeros(1, 12), False)
+        bias = torch.zeros(1, 12)
+        native.rnn_ops().lstm_forward(gi, steps, torch.zeros(1, 9, 3), bias, bias, None, False)

@@ -1,4 +1,5 @@
-"""rnnkit: train, evaluate, save and serve recurrent networks for text classification and tagging on a CPU."""
+"""rnnkit: train, evaluate, save and serve recurrent networks for text classification, tagging and
+language modelling on a CPU."""
 
 import os
 
@@ -13,6 +14,7 @@ os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 from rnnkit.tasks import load_model
 from rnnkit.tasks.classification.estimator import TextClassifier
+from rnnkit.tasks.language_model.estimator import LanguageModel
 from rnnkit.tasks.tagging.estimator import SequenceTagger
 
-__all__ = ["SequenceTagger", "TextClassifier", "__version__", "load_model"]
+__all__ = ["LanguageModel", "SequenceTagger", "TextClassifier", "__version__", "load_model"]

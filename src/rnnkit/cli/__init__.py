@@ -15,15 +15,17 @@ import warnings
 from pathlib import Path
 
 from rnnkit import __version__
-from rnnkit.cli import classify, tag
+from rnnkit.cli import classify, lm, tag
 from rnnkit.data.conll import tagged_format
 from rnnkit.errors import ConfigError, RnnkitError, TrainingInterrupted
 from rnnkit.tasks import load_model
 from rnnkit.tasks.classification.estimator import TextClassifier
+from rnnkit.tasks.language_model.estimator import LanguageModel
 from rnnkit.tasks.params import CHOICES
 from rnnkit.tasks.tagging.estimator import SequenceTagger
 
-TASKS = {"classification": TextClassifier, "tagging": SequenceTagger}
+TASKS = {"classification": TextClassifier, "tagging": SequenceTagger, "lm": LanguageModel}
+CLI_MODULES = {TextClassifier: classify, SequenceTagger: tag, LanguageModel: lm}
 
 # The estimator parameters offered as options, with their help: task_params reads back exactly these.
 MODEL_OPTIONS = {
@@ -43,6 +45,8 @@ MODEL_OPTIONS = {
     "ensemble": "tagging: train this many taggers (seeds seed, seed+1, ...) and tag by their mean scores",
     "tag_scheme": "tagging: the scheme of the data's tags: iob1, iob2, bioes (iobes), plain, or auto (detected)",
     "word_dropout": "tagging: replace words seen once in training by <unk> with this probability, in [0, 1)",
+    "steps": "lm: tokens per window; gradients flow back this far, the state runs on across windows",
+    "tie_weights": "lm: the output layer reuses the embedding matrix",
     "dropout": "dropout on embeddings, between layers and before the output layer, in [0, 1)",
     "pooling": "how the sequence is summarised: last state, max, mean or attention (true lengths only)",
     "ngram_buckets": "add a linear model over words and this many hashed word-pair buckets (0: off)",
@@ -55,7 +59,7 @@ MODEL_OPTIONS = {
     "max_length": "keep at most this many tokens per text ('none' for all)",
     "padding": "where batches are padded: pre or post (results are the same; post is faster)",
     "truncating": "which end of a long text is cut: pre keeps the end, post keeps the start",
-    "batch_size": "texts (or sentences) per training batch",
+    "batch_size": "texts (or sentences; lm: rows of the text read side by side) per training batch",
     "epochs": "maximum number of epochs ('auto': 10, or more to make at least 3,000 updates on small data)",
     "lr": "Adam learning rate",
     "lr_decay": "multiply the learning rate by this after every epoch (1 keeps it constant)",
@@ -152,9 +156,11 @@ def build_parser() -> Parser:
     train.add_argument(
         "data",
         help="training data: .csv/.tsv/.jsonl[.gz], a folder-per-class directory, or imdb; "
-        "for tagging .conll/.conllu/.jsonl[.gz]",
+        "for tagging .conll/.conllu/.jsonl[.gz]; for lm a plain text file[.gz]",
     )
-    train.add_argument("--task", choices=tuple(TASKS), help="the task (default: tagging for .conll/.conllu data)")
+    train.add_argument(
+        "--task", choices=tuple(TASKS), help="the task (default: tagging for .conll/.conllu data, else classification)"
+    )
     train.add_argument("--test", help="test data, evaluated after training (default for imdb: its test split)")
     train.add_argument("--val", help="validation data for early stopping (default: a split of the training data)")
     train.add_argument("--out", default="rnnkit-model", help="model directory to write (default: rnnkit-model)")
@@ -210,7 +216,24 @@ def build_parser() -> Parser:
     predict.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
     add_encoding_option(predict)
     add_tagged_options(predict)
+    add_sampling_options(predict)
+
+    generate = commands.add_parser("generate", help="continue a prompt with a language model")
+    generate.add_argument("model", help="language model directory written by 'rnnkit train --task lm'")
+    generate.add_argument("--prompt", default="", help="text to continue (default: start a new line)")
+    generate.add_argument("--output", help="write here instead of stdout")
+    add_sampling_options(generate)
     return parser
+
+
+def add_sampling_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("generation (language models)")
+    group.add_argument("--length", type=int, default=400, help="tokens to generate (default: 400)")
+    group.add_argument(
+        "--temperature", type=float, default=0.8, help="lower is safer, 0 always takes the likeliest (default: 0.8)"
+    )
+    group.add_argument("--top-k", type=int, help="sample among the k likeliest tokens only (default: all)")
+    group.add_argument("--seed", type=int, help="random seed: the same seed gives the same text (default: fresh)")
 
 
 def add_column_options(parser: argparse.ArgumentParser) -> None:
@@ -244,12 +267,12 @@ def add_tagged_options(parser: argparse.ArgumentParser) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     task = train_task(args)
     params = task_params(args, task)
-    return tag.train(args, params) if task == "tagging" else classify.train(args, params)
+    return CLI_MODULES[TASKS[task]].train(args, params)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     model = load_model(args.model)
-    return tag.evaluate(args, model) if isinstance(model, SequenceTagger) else classify.evaluate(args, model)
+    return CLI_MODULES[type(model)].evaluate(args, model)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -258,10 +281,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.output and Path(args.output).is_dir():
         raise RnnkitError(f"{args.output}: is a directory; --output needs a file name such as predictions.csv")
     model = load_model(args.model)
-    return tag.predict(args, model) if isinstance(model, SequenceTagger) else classify.predict(args, model)
+    return CLI_MODULES[type(model)].predict(args, model)
 
 
-COMMANDS = {"train": cmd_train, "baseline": classify.baseline, "evaluate": cmd_evaluate, "predict": cmd_predict}
+def cmd_generate(args: argparse.Namespace) -> int:
+    model = load_model(args.model)
+    if not isinstance(model, LanguageModel):
+        raise RnnkitError(
+            f"{args.model}: generate needs a language model (rnnkit train --task lm); this is a {type(model).__name__}"
+        )
+    return lm.generate(args, model)
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "baseline": classify.baseline,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "generate": cmd_generate,
+}
 
 
 def resume_command(argv: list[str], checkpoint_dir: str) -> str:

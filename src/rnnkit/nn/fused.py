@@ -27,24 +27,28 @@ from rnnkit.nn.native import fast_bfloat16, rnn_ops
 
 class _NativeRecurrence(torch.autograd.Function):
     """The compiled time loop of ``cell``: ``gi (time, batch, dirs * G*h)`` in natural order, without the
-    input bias, and the reading order ``(dirs, time, batch)`` -> states ``(time, batch, dirs * h)``."""
+    input bias, the reading order ``(dirs, time, batch)`` and the initial state ``(dirs, S, batch, h)`` or
+    None (zeros) -> states ``(time, batch, dirs * h)`` and the final state (not differentiable)."""
 
     @staticmethod
-    def forward(ctx, cell: str, gi, order, w_hh, b_ih, b_hh) -> torch.Tensor:
-        states, saved = getattr(rnn_ops(), f"{cell}_forward")(gi, order, w_hh, b_ih, b_hh, True)
+    def forward(ctx, cell: str, gi, order, w_hh, b_ih, b_hh, initial):
+        states, saved, final = getattr(rnn_ops(), f"{cell}_forward")(gi, order, w_hh, b_ih, b_hh, initial, True)
         ctx.cell = cell
         ctx.save_for_backward(order, w_hh, saved)
-        return states
+        ctx.mark_non_differentiable(final)
+        return states, final
 
     @staticmethod
     @once_differentiable  # the backward is hand-written: a second derivative must fail loudly
-    def backward(ctx, grad_states: torch.Tensor):
+    def backward(ctx, grad_states: torch.Tensor, _grad_final: None):
         order, w_hh, saved = ctx.saved_tensors
-        grad_gi, grad_gh = getattr(rnn_ops(), f"{ctx.cell}_backward")(grad_states, order, saved, w_hh)
+        kernel = getattr(rnn_ops(), f"{ctx.cell}_backward")
+        grad_gi, grad_gh, grad_initial = kernel(grad_states, order, saved, w_hh)
         h_prev = saved[..., -w_hh.size(2) :]  # the kernel keeps each step's h_prev last beside its gates
         grad_w_hh, grad_b_hh = recurrent_weight_grads(grad_gh, h_prev)
         grad_b_ih = grad_gi.sum(dim=(0, 1)).view_as(grad_b_hh)
-        return None, grad_gi, None, grad_w_hh, grad_b_ih, grad_b_hh
+        grad_initial = grad_initial if ctx.needs_input_grad[6] else None
+        return None, grad_gi, None, grad_w_hh, grad_b_ih, grad_b_hh, grad_initial
 
 
 def recurrent_weight_grads(grad_gh: torch.Tensor, h_prev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,11 +70,14 @@ def fused_layer(
     weight_hh: torch.Tensor,
     bias_ih: torch.Tensor,
     bias_hh: torch.Tensor,
-) -> torch.Tensor:
+    initial: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One ``cell`` layer (``"gru"`` or ``"lstm"``) on the compiled loop, which must be available.
 
     ``x (time, batch, input)`` time-major and each direction's reading order ``(dirs, time, batch)`` ->
-    ``(time, batch, hidden * dirs)``, directions side by side. Weights are PyTorch's stacked over
+    ``(time, batch, hidden * dirs)``, directions side by side, and the state after the last step
+    ``(dirs, S, batch, hidden)``: S planes, h (and c for the LSTM), not differentiable. The loop starts
+    from ``initial`` (that shape; gradients flow into it) or zeros. Weights are PyTorch's stacked over
     directions: ``weight_ih (dirs, G*h, input)``, ``weight_hh (dirs, G*h, h)``, biases ``(dirs, G*h)``.
     """
     time, batch, input_size = x.shape
@@ -81,6 +88,8 @@ def fused_layer(
     if not training and fast_bfloat16():
         x, w_ih = x.bfloat16(), w_ih.bfloat16()
     gi = torch.mm(x.reshape(time * batch, -1), w_ih.t()).view(time, batch, -1)
+    initial = None if initial is None else initial.contiguous()
     if training:
-        return _NativeRecurrence.apply(cell, gi, order, weight_hh, bias_ih, bias_hh)
-    return getattr(rnn_ops(), f"{cell}_forward")(gi, order, weight_hh, bias_ih, bias_hh, False)[0]
+        return _NativeRecurrence.apply(cell, gi, order, weight_hh, bias_ih, bias_hh, initial)
+    states, _, final = getattr(rnn_ops(), f"{cell}_forward")(gi, order, weight_hh, bias_ih, bias_hh, initial, False)
+    return states, final

@@ -116,7 +116,7 @@ class FusedGRU(nn.Module):
     def forward(self, x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
         weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         if rnn_ops() is not None:
-            return fused_layer("gru", x, order, *weights)
+            return fused_layer("gru", x, order, *weights)[0]
         return self._pure_pytorch(x, order)
 
     def _pure_pytorch(self, x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:

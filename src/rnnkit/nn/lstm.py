@@ -52,4 +52,4 @@ class FusedLSTM(SeparateDirections):
         # Stacking copies the weights once per batch, a few hundred kilobytes: small beside the loop.
         names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
         weights = (torch.stack([getattr(rnn, name) for rnn in self.rnns]) for name in names)
-        return fused_layer("lstm", x, order, *weights)
+        return fused_layer("lstm", x, order, *weights)[0]

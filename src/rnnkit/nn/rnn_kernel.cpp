@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 
 namespace {
 
@@ -240,18 +241,26 @@ Shape check_inputs(const at::Tensor& gi, const at::Tensor& steps, const at::Tens
   return s;
 }
 
-// Returns states and, when `train`, the per-step values the backward pass needs (else a tensor with
-// no elements). gi may be bfloat16 for prediction; states are float32 either way.
+// Returns the states, when `train` the per-step values the backward pass needs (else a tensor with no
+// elements), and the state after the last step, (D, S, B, H) in planes (S: 1 for the GRU, h and c
+// for the LSTM). The loop starts from `initial` (the same shape) or from zeros. gi may be bfloat16 for
+// prediction; states are float32 either way.
 template <class Cell>
-std::tuple<at::Tensor, at::Tensor> forward(const at::Tensor& gi, const at::Tensor& steps, const at::Tensor& w_hh,
-                                           const at::Tensor& b_ih, const at::Tensor& b_hh, bool train) {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> forward(const at::Tensor& gi, const at::Tensor& steps,
+                                                       const at::Tensor& w_hh, const at::Tensor& b_ih,
+                                                       const at::Tensor& b_hh, const std::optional<at::Tensor>& initial,
+                                                       bool train) {
   const auto [dirs, time, batch, size] = check_inputs(gi, steps, w_hh, b_ih, b_hh, Cell::gates);
   const int64_t width = Cell::gates * size, saved_width = Cell::saved * size, plane = batch * size;
   const bool bf16 = gi.scalar_type() == at::kBFloat16;
   TORCH_CHECK(!(bf16 && train), "gi: bfloat16 is for prediction only");
   const auto options = w_hh.options();
+  TORCH_CHECK(!initial || (initial->scalar_type() == at::kFloat && initial->is_contiguous() &&
+                           initial->sizes() == at::IntArrayRef({dirs, Cell::state, batch, size})),
+              "initial: contiguous float32 (D, S, B, H)");
   at::Tensor states = at::empty({time, batch, dirs * size}, options);
   at::Tensor saved = at::empty({train ? dirs : 0, time, batch, saved_width}, options);
+  at::Tensor final = at::empty({dirs, Cell::state, batch, size}, options);
   at::parallel_for(0, dirs, 1, [&](int64_t begin, int64_t end) {
     // Plain kernels: no autograd recording (the caller's autograd.Function owns the graph). Thread-local,
     // so it is set in each worker thread.
@@ -266,7 +275,11 @@ std::tuple<at::Tensor, at::Tensor> forward(const at::Tensor& gi, const at::Tenso
       const float* b_i = b_ih[d].data_ptr<float>();
       const float* b_h = b_hh[d].data_ptr<float>();
       const int64_t* pos = steps[d].data_ptr<int64_t>();
-      state.zero_();
+      if (initial) {
+        state.copy_((*initial)[d]);
+      } else {
+        state.zero_();
+      }
       for (int64_t t = 0; t < time; ++t) {
         at::mm_out(gh, state[0], w_t);  // the h plane
         const float* gh_data = gh.data_ptr<float>();
@@ -292,17 +305,19 @@ std::tuple<at::Tensor, at::Tensor> forward(const at::Tensor& gi, const at::Tenso
         }
         std::swap(state, state_next);
       }
+      final[d].copy_(state);
     }
   });
-  return {states, saved};
+  return {states, saved, final};
 }
 
-// Returns the gradients of the input projections (T, B, D * GH, natural order, like gi) and of the
-// recurrent pre-activations W_h h_prev + b_h (D, T, B, GH, in each direction's step order, like saved);
-// the weight gradients are one product over all steps, left to the caller.
+// Returns the gradients of the input projections (T, B, D * GH, natural order, like gi), of the
+// recurrent pre-activations W_h h_prev + b_h (D, T, B, GH, in each direction's step order, like saved)
+// and of the initial state (D, S, B, H); the weight gradients are one product over all steps, left to
+// the caller. The final state is not differentiated (language models detach it between windows).
 template <class Cell>
-std::tuple<at::Tensor, at::Tensor> backward(const at::Tensor& grad_states, const at::Tensor& steps,
-                                            const at::Tensor& saved, const at::Tensor& w_hh) {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> backward(const at::Tensor& grad_states, const at::Tensor& steps,
+                                                        const at::Tensor& saved, const at::Tensor& w_hh) {
   const int64_t dirs = saved.size(0), time = saved.size(1), batch = saved.size(2);
   const int64_t size = saved.size(3) / Cell::saved;
   const int64_t width = Cell::gates * size, saved_width = Cell::saved * size, plane = batch * size;
@@ -311,6 +326,7 @@ std::tuple<at::Tensor, at::Tensor> backward(const at::Tensor& grad_states, const
   const at::Tensor grad_out = grad_states.contiguous();
   at::Tensor grad_gi = at::empty({time, batch, dirs * width}, saved.options());
   at::Tensor grad_gh = at::empty({dirs, time, batch, width}, saved.options());
+  at::Tensor grad_initial = at::empty({dirs, Cell::state, batch, size}, saved.options());
   at::parallel_for(0, dirs, 1, [&](int64_t begin, int64_t end) {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     at::Tensor carried = at::empty({Cell::state, batch, size}, saved.options()), carried_next = at::empty_like(carried);
@@ -334,18 +350,21 @@ std::tuple<at::Tensor, at::Tensor> backward(const at::Tensor& grad_states, const
         carried_next[0].addmm_(step_gh, w_hh[d]);  // the h plane
         std::swap(carried, carried_next);
       }
+      grad_initial[d].copy_(carried);
     }
   });
-  return {grad_gi, grad_gh};
+  return {grad_gi, grad_gh, grad_initial};
 }
 
 }  // namespace
 
 TORCH_LIBRARY(rnnkit, m) {
-  m.def("gru_forward(Tensor gi, Tensor steps, Tensor w_hh, Tensor b_ih, Tensor b_hh, bool train) -> (Tensor, Tensor)");
-  m.def("gru_backward(Tensor grad_states, Tensor steps, Tensor saved, Tensor w_hh) -> (Tensor, Tensor)");
-  m.def("lstm_forward(Tensor gi, Tensor steps, Tensor w_hh, Tensor b_ih, Tensor b_hh, bool train) -> (Tensor, Tensor)");
-  m.def("lstm_backward(Tensor grad_states, Tensor steps, Tensor saved, Tensor w_hh) -> (Tensor, Tensor)");
+  m.def("gru_forward(Tensor gi, Tensor steps, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor? initial, bool train)"
+        " -> (Tensor, Tensor, Tensor)");
+  m.def("gru_backward(Tensor grad_states, Tensor steps, Tensor saved, Tensor w_hh) -> (Tensor, Tensor, Tensor)");
+  m.def("lstm_forward(Tensor gi, Tensor steps, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor? initial, bool train)"
+        " -> (Tensor, Tensor, Tensor)");
+  m.def("lstm_backward(Tensor grad_states, Tensor steps, Tensor saved, Tensor w_hh) -> (Tensor, Tensor, Tensor)");
 }
 
 TORCH_LIBRARY_IMPL(rnnkit, CPU, m) {

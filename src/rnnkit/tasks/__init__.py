@@ -1,5 +1,5 @@
-"""The tasks: what differs between classification and tagging (targets, head, loss, decoding,
-metrics); and :func:`load_model`, which reads any bundle into the estimator of its task."""
+"""The tasks: what differs between classification, tagging and language modelling (targets, head,
+loss, decoding, metrics); and :func:`load_model`, which reads any bundle into the estimator of its task."""
 
 from __future__ import annotations
 
@@ -7,13 +7,19 @@ from pathlib import Path
 
 from rnnkit.store.bundle import read_config
 from rnnkit.tasks.classification import bundle as classifier_files
+from rnnkit.tasks.language_model import bundle as language_model_files
 from rnnkit.tasks.tagging import bundle as tagger_files
 
-LOADERS = {classifier_files.FORMAT: classifier_files, tagger_files.FORMAT: tagger_files}
+LOADERS = {
+    classifier_files.FORMAT: classifier_files,
+    tagger_files.FORMAT: tagger_files,
+    language_model_files.FORMAT: language_model_files,
+}
 
 
 def load_model(path: str | Path):
-    """The estimator saved in the bundle directory ``path`` (``TextClassifier`` or ``SequenceTagger``),
+    """The estimator saved in the bundle directory ``path`` (``TextClassifier``, ``SequenceTagger`` or
+    ``LanguageModel``),
     refusing anything incomplete or inconsistent with :class:`~rnnkit.errors.BundleError`."""
     path = Path(path)
     config = read_config(path, {name: task.FORMAT_VERSION for name, task in LOADERS.items()})

@@ -27,7 +27,10 @@ CHOICES = {
     "char_encoder": CHAR_ENCODERS,
     "tag_scheme": (None, *SCHEMES, "iobes"),
 }
-BOOLEANS = ("bidirectional", "casing", "crf", "freeze_embeddings", "linear", "lowercase", "stopwords", "verbose")
+BOOLEANS = (
+    *("bidirectional", "casing", "crf", "freeze_embeddings", "linear", "lowercase", "stopwords", "tie_weights"),
+    "verbose",
+)
 # Integers whose None means "chosen from the data" (auto) rather than "no limit".
 AUTO = ("epochs", "patience")
 # name -> (smallest allowed value, whether None is allowed)
@@ -46,6 +49,7 @@ POSITIVE_INTS = {
     "char_dim": (1, False),
     "char_size": (2, False),
     "ensemble": (1, False),
+    "steps": (2, False),
 }
 
 
@@ -75,7 +79,7 @@ def validate_params(params: dict, monitors: tuple = MONITORS) -> None:
         if not _is_int(value) or value < low:
             none = " or None (auto)" if name in AUTO else " or None" if nullable else ""
             raise ConfigError(f"{name} must be an integer >= {low}{none}; got {value!r}")
-    vectors = params["embeddings"]
+    vectors = params.get("embeddings")
     if vectors is not None and (not isinstance(vectors, str) or not vectors):
         raise ConfigError(f"embeddings must be the path of a word-vector file or None; got {vectors!r}")
     for name in ("dropout", "word_dropout"):

@@ -46,6 +46,9 @@ class Examples(Protocol):
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         """Scores over the whole split: ``"loss"`` (as training computes it) and the monitored ones."""
 
+    # Optional: ``batches(batch_size, rng) -> list of index arrays``, one epoch's batches in the order to
+    # train on them, for data that must be read in order; without it, shuffled buckets of similar lengths.
+
 
 @dataclass(frozen=True)
 class TrainSettings:
@@ -196,7 +199,10 @@ def train(
             if progress.epoch_rng is None:
                 progress.epoch_rng = rng.bit_generator.state
             rng.bit_generator.state = progress.epoch_rng  # a resumed epoch replays the same batches
-            batches = bucket_batches(train_data.lengths, settings.batch_size, rng)
+            if hasattr(train_data, "batches"):  # data read in its own order (a language model's windows)
+                batches = train_data.batches(settings.batch_size, rng)
+            else:
+                batches = bucket_batches(train_data.lengths, settings.batch_size, rng)
             if progress.batch > len(batches):  # only a resumed epoch starts past batch 0
                 raise CheckpointError(f"{checkpoints.directory}: its batch is past the end of the epoch (altered?)")
             sums = progress.sums

@@ -1,0 +1,63 @@
+"""A one-directional recurrent stack whose state goes in and comes out: for language models (the state
+runs on from one window of the text to the next) and decoders (it starts from the encoder's summary).
+
+The parameters are those of one ``nn.GRU``/``nn.LSTM``/``nn.RNN`` of ``num_layers`` layers, which is
+also the path where the compiled loop does not build (and for the vanilla RNN). GRU and LSTM layers
+run on the compiled loop (:func:`~rnnkit.nn.fused.fused_layer`), reading every sequence from its first
+step: the steps after a shorter sequence's end are read too, which changes none of its real outputs,
+but then its final state is the one after the padding. So only equal-length batches (a language
+model's windows) should carry the final state on.
+
+State: ``(layers, S, batch, hidden)``, S planes: h for the GRU and RNN; h and c for the LSTM.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rnnkit.nn.dropout import Dropout
+from rnnkit.nn.fused import fused_layer
+from rnnkit.nn.native import rnn_ops
+
+MODULES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+class StatefulRNN(nn.Module):
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        self.cell = cell
+        self.rnn = MODULES[cell](input_size, hidden_size, num_layers, dropout=dropout if num_layers > 1 else 0.0)
+        self.dropout = Dropout(dropout)  # between layers, as the PyTorch module's own
+        self.planes = 2 if cell == "lstm" else 1
+
+    def initial_state(self, batch: int) -> torch.Tensor:
+        """Zeros ``(layers, S, batch, hidden)``."""
+        weight = self.rnn.weight_hh_l0
+        return weight.new_zeros(self.rnn.num_layers, self.planes, batch, self.rnn.hidden_size)
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x (time, batch, input)`` and the state (None: zeros) -> outputs ``(time, batch, hidden)`` of
+        the last layer and the state after the last step, detached (gradients stop at a window's end)."""
+        if self.cell == "rnn" or rnn_ops() is None:
+            return self._pytorch(x, state)
+        time, batch = x.shape[:2]
+        order = torch.arange(time)[None, :, None].expand(1, time, batch).contiguous()
+        finals = []
+        for layer in range(self.rnn.num_layers):
+            if layer > 0:
+                x = self.dropout(x)
+            weights = (getattr(self.rnn, f"{name}_l{layer}")[None] for name in WEIGHTS)
+            initial = None if state is None else state[layer][None]
+            x, final = fused_layer(self.cell, x, order, *weights, initial)
+            finals.append(final[0])
+        return x, torch.stack(finals)
+
+    def _pytorch(self, x: torch.Tensor, state: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        hx = None
+        if state is not None:
+            hx = (state[:, 0].contiguous(), state[:, 1].contiguous()) if self.planes == 2 else state[:, 0].contiguous()
+        outputs, last = self.rnn(x, hx)
+        final = torch.stack(last, dim=1) if self.planes == 2 else last[:, None]
+        return outputs, final.detach()

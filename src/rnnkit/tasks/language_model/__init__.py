@@ -1,0 +1,1 @@
+"""Language models: the next token of a continuous text, at the level of characters, words or subwords."""
