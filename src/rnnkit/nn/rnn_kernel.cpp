@@ -217,6 +217,17 @@ struct Rows;
 RNNKIT_ROWS(Gru)
 RNNKIT_ROWS(Lstm)
 
+// Runs f(begin, end) over the directions: two directions on two threads; one direction in the calling
+// thread outside any parallel region, so that each step's matrix product may use every thread.
+template <class F>
+void for_each_direction(int64_t dirs, const F& f) {
+  if (dirs == 1) {
+    f(0, 1);
+  } else {
+    at::parallel_for(0, dirs, 1, f);
+  }
+}
+
 struct Shape {
   int64_t dirs, time, batch, size;
 };
@@ -261,7 +272,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward(const at::Tensor& gi, con
   at::Tensor states = at::empty({time, batch, dirs * size}, options);
   at::Tensor saved = at::empty({train ? dirs : 0, time, batch, saved_width}, options);
   at::Tensor final = at::empty({dirs, Cell::state, batch, size}, options);
-  at::parallel_for(0, dirs, 1, [&](int64_t begin, int64_t end) {
+  for_each_direction(dirs, [&](int64_t begin, int64_t end) {
     // Plain kernels: no autograd recording (the caller's autograd.Function owns the graph). Thread-local,
     // so it is set in each worker thread.
     at::AutoDispatchBelowADInplaceOrView below_autograd;
@@ -271,7 +282,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward(const at::Tensor& gi, con
     const int64_t gi_item = gi.element_size();
     float* states_data = states.data_ptr<float>();
     for (int64_t d = begin; d < end; ++d) {
-      const at::Tensor w_t = w_hh[d].t().contiguous();  // MKL is faster on (H, GH) row-major than on its transpose view
+      // MKL is faster on (H, GH) row-major than on its transpose view, but the copy only pays over many steps
+      // (a sampler calls with one step at a time).
+      const at::Tensor w_t = time >= 8 ? w_hh[d].t().contiguous() : w_hh[d].t();
       const float* b_i = b_ih[d].data_ptr<float>();
       const float* b_h = b_hh[d].data_ptr<float>();
       const int64_t* pos = steps[d].data_ptr<int64_t>();
@@ -327,7 +340,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward(const at::Tensor& grad_s
   at::Tensor grad_gi = at::empty({time, batch, dirs * width}, saved.options());
   at::Tensor grad_gh = at::empty({dirs, time, batch, width}, saved.options());
   at::Tensor grad_initial = at::empty({dirs, Cell::state, batch, size}, saved.options());
-  at::parallel_for(0, dirs, 1, [&](int64_t begin, int64_t end) {
+  for_each_direction(dirs, [&](int64_t begin, int64_t end) {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     at::Tensor carried = at::empty({Cell::state, batch, size}, saved.options()), carried_next = at::empty_like(carried);
     const float* grad_out_data = grad_out.data_ptr<float>();
