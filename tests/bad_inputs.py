@@ -15,7 +15,7 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
-from rnnkit import SequenceTagger, TextClassifier, __version__
+from rnnkit import LanguageModel, SequenceTagger, TextClassifier, __version__
 from rnnkit.tasks.classification.bundle import FORMAT_VERSION
 
 from .tagging_corpus import make_tagged, write_conll
@@ -23,6 +23,7 @@ from .tagging_corpus import make_tagged, write_conll
 TINY = {"hidden_size": 8, "embedding_dim": 8, "epochs": 1, "ngram_buckets": 64, "min_freq": 1}
 TRAIN_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--epochs=1", "--ngram-buckets=64", "--min-freq=1", "--quiet"]
 TAGGER_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--char-size=8", "--epochs=1", "--quiet"]
+LM_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--epochs=1", "--batch-size=2", "--steps=4", "--quiet"]
 OUT = "{d}/out"  # where failing train runs are told to write: it must not exist afterwards
 
 
@@ -70,6 +71,8 @@ def write_inputs(d: Path) -> None:
     (d / "bad.conllu").write_text("# text = Hi\n1\tHi\thi\tINTJ\n")
     (d / "vectors.txt").write_text("tom 0.1 0.2 0.3\nmet 0.1 0.2\n")
     SequenceTagger(hidden_size=8, embedding_dim=8, char_size=8, epochs=1, ensemble=1).fit(sentences, tags).save(d / "tagger")
+    (d / "blank.txt").write_text(" \n\n  \n")
+    LanguageModel(hidden_size=8, embedding_dim=8, epochs=1, batch_size=2, steps=4).fit("abc abc cab " * 20).save(d / "lm")
 
     model = d / "model"
     TextClassifier(**TINY).fit(texts, labels).save(model)
@@ -182,6 +185,11 @@ CASES: list[tuple[str, list[str], str]] = [
     ("a tagger option for a classifier", ["train", "{d}/good.csv", "--char-encoder", "lstm"], E + "--char-encoder is not an option of classification (see --help)"),
     ("tagger predict as csv", ["predict", "{d}/tagger", "Tom met Eliza.", "--format", "csv"], E + "--format csv is for classifiers; a tagger writes text, conll or json"),
     ("tagger evaluated on a csv", ["evaluate", "{d}/tagger", "{d}/good.csv"], E + "{d}/good.csv: cannot tell the format from the file name; give it (--data-format conll, conllu or jsonl), or name the file .conll, .bio, .iob, .conllu or .jsonl (optionally .gz)"),
+    ("language model on an empty corpus", ["train", "{d}/blank.txt", "--task", "lm"], E + "{d}/blank.txt: the corpus is empty (no text to learn from)"),
+    ("a prompt of unknown characters", ["generate", "{d}/lm", "--prompt", "XYZ"], E + "the prompt 'XYZ' has no token the model knows"),
+    ("a negative temperature", ["generate", "{d}/lm", "--temperature", "-1"], E + "temperature must be a number >= 0; got -1.0"),
+    ("generate with a classifier", ["generate", "{d}/model"], E + "{d}/model: generate needs a language model (rnnkit train --task lm); this is a TextClassifier"),
+    ("a classifier option for a language model", ["train", "{d}/blank.txt", "--task", "lm", "--pooling", "max"], E + "--pooling is not an option of lm (see --help)"),
 ]
 
 
@@ -189,7 +197,7 @@ def command(case_argv: list[str], d: Path) -> list[str]:
     """The full argv of a case: placeholders filled, and a train run given TRAIN_FLAGS and --out OUT."""
     argv = [a.format(d=d) for a in case_argv]
     if argv[0] == "train":
-        flags = TAGGER_FLAGS if ".conll" in argv[1] else TRAIN_FLAGS
+        flags = TAGGER_FLAGS if ".conll" in argv[1] else LM_FLAGS if "lm" in argv else TRAIN_FLAGS
         argv = [*argv[:2], *flags, *argv[2:]]  # the case's own options come last and win
         if "--out" not in argv:
             argv += ["--out", OUT.format(d=d)]

@@ -41,7 +41,7 @@ def test_a_bad_input_gets_one_line_and_exit_code_2(inputs, capsys, argv, line):
 
 
 def test_the_matrix_covers_every_command(inputs):
-    assert {case[1][0] for case in CASES} == {"train", "evaluate", "predict", "baseline"}
+    assert {case[1][0] for case in CASES} == {"train", "evaluate", "predict", "baseline", "generate"}
     assert len(CASES) >= 45
 
 
