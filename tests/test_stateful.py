@@ -11,12 +11,12 @@ from rnnkit.nn.stateful import StatefulRNN
 
 
 def _run(layer: StatefulRNN, x: torch.Tensor, state: torch.Tensor, weights: torch.Tensor):
-    """Outputs, final state and the gradients of x, the initial state and every parameter."""
+    """Outputs, final state and the gradients (through both) of x, the initial state and every parameter."""
     x, state = x.clone().requires_grad_(), state.clone().requires_grad_()
     layer.zero_grad()
     out, final = layer(x, state)
-    (out * weights).sum().backward()
-    return out.detach(), final, [x.grad, state.grad, *(p.grad.clone() for p in layer.parameters())]
+    ((out * weights).sum() + (final * torch.linspace(-1, 1, final.numel()).view_as(final)).sum()).backward()
+    return out.detach(), final.detach(), [x.grad, state.grad, *(p.grad.clone() for p in layer.parameters())]
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
@@ -32,7 +32,6 @@ def test_the_compiled_loop_matches_pytorch_from_a_given_state(cell, monkeypatch)
     reference = _run(layer, x, state, weights)
     torch.testing.assert_close(compiled[0], reference[0], atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(compiled[1], reference[1], atol=1e-6, rtol=1e-5)
-    assert not compiled[1].requires_grad and not reference[1].requires_grad
     for got, want in zip(compiled[2], reference[2], strict=True):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
     assert compiled[2][1].abs().sum() > 0  # the initial state does receive gradients
@@ -58,3 +57,11 @@ def test_the_compiled_loop_rejects_an_initial_state_of_the_wrong_shape():
     w, b = torch.zeros(1, 12, 3), torch.zeros(1, 12)
     with pytest.raises(RuntimeError, match=r"initial: contiguous float32 \(D, S, B, H\)"):
         native.rnn_ops().lstm_forward(gi, steps, w, b, b, torch.zeros(1, 1, 1, 3), False)
+
+
+def test_the_compiled_backward_rejects_a_final_gradient_of_the_wrong_shape():
+    gi, steps = torch.zeros(2, 1, 9), torch.zeros(1, 2, 1, dtype=torch.long)
+    w, b = torch.zeros(1, 9, 3), torch.zeros(1, 9)
+    _, saved, _ = native.rnn_ops().gru_forward(gi, steps, w, b, b, None, True)
+    with pytest.raises(RuntimeError, match=r"grad_final: contiguous float32 \(D, S, B, H\)"):
+        native.rnn_ops().gru_backward(torch.zeros(2, 1, 3), steps, saved, w, torch.zeros(1, 2, 1, 3))

@@ -28,22 +28,21 @@ from rnnkit.nn.native import fast_bfloat16, rnn_ops
 class _NativeRecurrence(torch.autograd.Function):
     """The compiled time loop of ``cell``: ``gi (time, batch, dirs * G*h)`` in natural order, without the
     input bias, the reading order ``(dirs, time, batch)`` and the initial state ``(dirs, S, batch, h)`` or
-    None (zeros) -> states ``(time, batch, dirs * h)`` and the final state (not differentiable)."""
+    None (zeros) -> states ``(time, batch, dirs * h)`` and the final state ``(dirs, S, batch, h)``."""
 
     @staticmethod
     def forward(ctx, cell: str, gi, order, w_hh, b_ih, b_hh, initial):
         states, saved, final = getattr(rnn_ops(), f"{cell}_forward")(gi, order, w_hh, b_ih, b_hh, initial, True)
         ctx.cell = cell
         ctx.save_for_backward(order, w_hh, saved)
-        ctx.mark_non_differentiable(final)
         return states, final
 
     @staticmethod
     @once_differentiable  # the backward is hand-written: a second derivative must fail loudly
-    def backward(ctx, grad_states: torch.Tensor, _grad_final: None):
+    def backward(ctx, grad_states: torch.Tensor, grad_final: torch.Tensor):
         order, w_hh, saved = ctx.saved_tensors
         kernel = getattr(rnn_ops(), f"{ctx.cell}_backward")
-        grad_gi, grad_gh, grad_initial = kernel(grad_states, order, saved, w_hh)
+        grad_gi, grad_gh, grad_initial = kernel(grad_states, order, saved, w_hh, grad_final.contiguous())
         h_prev = saved[..., -w_hh.size(2) :]  # the kernel keeps each step's h_prev last beside its gates
         grad_w_hh, grad_b_hh = recurrent_weight_grads(grad_gh, h_prev)
         grad_b_ih = grad_gi.sum(dim=(0, 1)).view_as(grad_b_hh)
@@ -76,9 +75,10 @@ def fused_layer(
 
     ``x (time, batch, input)`` time-major and each direction's reading order ``(dirs, time, batch)`` ->
     ``(time, batch, hidden * dirs)``, directions side by side, and the state after the last step
-    ``(dirs, S, batch, hidden)``: S planes, h (and c for the LSTM), not differentiable. The loop starts
-    from ``initial`` (that shape; gradients flow into it) or zeros. Weights are PyTorch's stacked over
-    directions: ``weight_ih (dirs, G*h, input)``, ``weight_hh (dirs, G*h, h)``, biases ``(dirs, G*h)``.
+    ``(dirs, S, batch, hidden)``: S planes, h (and c for the LSTM). The loop starts from ``initial``
+    (that shape) or zeros; gradients flow through both (a decoder run one step at a time). Weights are
+    PyTorch's stacked over directions: ``weight_ih (dirs, G*h, input)``, ``weight_hh (dirs, G*h, h)``,
+    biases ``(dirs, G*h)``.
     """
     time, batch, input_size = x.shape
     # All steps and directions at once: (time * batch, input) @ (input, dirs * G*h). The bias is added

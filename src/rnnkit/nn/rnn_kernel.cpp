@@ -327,15 +327,19 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward(const at::Tensor& gi, con
 // Returns the gradients of the input projections (T, B, D * GH, natural order, like gi), of the
 // recurrent pre-activations W_h h_prev + b_h (D, T, B, GH, in each direction's step order, like saved)
 // and of the initial state (D, S, B, H); the weight gradients are one product over all steps, left to
-// the caller. The final state is not differentiated (language models detach it between windows).
+// the caller. `grad_final` (D, S, B, H), the gradient of the final state, may be absent (zero).
 template <class Cell>
 std::tuple<at::Tensor, at::Tensor, at::Tensor> backward(const at::Tensor& grad_states, const at::Tensor& steps,
-                                                        const at::Tensor& saved, const at::Tensor& w_hh) {
+                                                        const at::Tensor& saved, const at::Tensor& w_hh,
+                                                        const std::optional<at::Tensor>& grad_final) {
   const int64_t dirs = saved.size(0), time = saved.size(1), batch = saved.size(2);
   const int64_t size = saved.size(3) / Cell::saved;
   const int64_t width = Cell::gates * size, saved_width = Cell::saved * size, plane = batch * size;
   TORCH_CHECK(grad_states.sizes() == at::IntArrayRef({time, batch, dirs * size}), "grad_states: (T, B, D * H)");
   TORCH_CHECK(w_hh.sizes() == at::IntArrayRef({dirs, width, size}) && w_hh.is_contiguous(), "w_hh: (D, GH, H)");
+  TORCH_CHECK(!grad_final || (grad_final->scalar_type() == at::kFloat && grad_final->is_contiguous() &&
+                              grad_final->sizes() == at::IntArrayRef({dirs, Cell::state, batch, size})),
+              "grad_final: contiguous float32 (D, S, B, H)");
   const at::Tensor grad_out = grad_states.contiguous();
   at::Tensor grad_gi = at::empty({time, batch, dirs * width}, saved.options());
   at::Tensor grad_gh = at::empty({dirs, time, batch, width}, saved.options());
@@ -347,7 +351,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward(const at::Tensor& grad_s
     float* grad_gi_data = grad_gi.data_ptr<float>();
     for (int64_t d = begin; d < end; ++d) {
       const int64_t* pos = steps[d].data_ptr<int64_t>();
-      carried.zero_();
+      if (grad_final) {
+        carried.copy_((*grad_final)[d]);
+      } else {
+        carried.zero_();
+      }
       for (int64_t t = time - 1; t >= 0; --t) {
         const float* step_saved = saved[d][t].data_ptr<float>();
         at::Tensor step_gh = grad_gh[d][t];
@@ -374,10 +382,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward(const at::Tensor& grad_s
 TORCH_LIBRARY(rnnkit, m) {
   m.def("gru_forward(Tensor gi, Tensor steps, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor? initial, bool train)"
         " -> (Tensor, Tensor, Tensor)");
-  m.def("gru_backward(Tensor grad_states, Tensor steps, Tensor saved, Tensor w_hh) -> (Tensor, Tensor, Tensor)");
+  m.def("gru_backward(Tensor grad_states, Tensor steps, Tensor saved, Tensor w_hh, Tensor? grad_final)"
+        " -> (Tensor, Tensor, Tensor)");
   m.def("lstm_forward(Tensor gi, Tensor steps, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor? initial, bool train)"
         " -> (Tensor, Tensor, Tensor)");
-  m.def("lstm_backward(Tensor grad_states, Tensor steps, Tensor saved, Tensor w_hh) -> (Tensor, Tensor, Tensor)");
+  m.def("lstm_backward(Tensor grad_states, Tensor steps, Tensor saved, Tensor w_hh, Tensor? grad_final)"
+        " -> (Tensor, Tensor, Tensor)");
 }
 
 TORCH_LIBRARY_IMPL(rnnkit, CPU, m) {

@@ -44,7 +44,8 @@ class StatefulRNN(nn.Module):
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``x (time, batch, input)`` and the state (None: zeros) -> outputs ``(time, batch, hidden)`` of
-        the last layer and the state after the last step, detached (gradients stop at a window's end)."""
+        the last layer and the state after the last step. Gradients flow through the state both ways (a
+        decoder's steps); a language model detaches it where a window ends."""
         if self.cell not in COMPILED_CELLS or rnn_ops() is None:
             return self._pytorch(x, state)
         time, batch = x.shape[:2]
@@ -64,5 +65,4 @@ class StatefulRNN(nn.Module):
         if state is not None:
             hx = (state[:, 0].contiguous(), state[:, 1].contiguous()) if self.planes == 2 else state[:, 0].contiguous()
         outputs, last = self.rnn(x, hx)
-        final = torch.stack(last, dim=1) if self.planes == 2 else last[:, None]
-        return outputs, final.detach()
+        return outputs, torch.stack(last, dim=1) if self.planes == 2 else last[:, None]

@@ -46,7 +46,7 @@ class RNNLanguageModel(nn.Module):
 
     def forward(self, ids: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``ids (time, batch)`` and the state (None: zeros) -> logits ``(time, batch, vocab)`` for the
-        token after each position, and the state after the last step (detached)."""
+        token after each position, and the state after the last step."""
         h, state = self.rnn(self.dropout(self.embedding(ids)), state)
         h = self.dropout(h)
         if not self.tie_weights:
@@ -79,7 +79,8 @@ class TextStream:
         """(summed cross-entropy, tokens, tokens whose most likely prediction is right, tokens)."""
         k = int(idx[0])
         inputs, targets = self.windows[k]
-        total, correct, self._state = _window(model, inputs, targets, None if k == 0 else self._state)
+        total, correct, state = _window(model, inputs, targets, None if k == 0 else self._state)
+        self._state = state.detach()  # the next window starts here; gradients stop at the window's end
         return total, total.new_tensor(float(targets.numel())), correct, targets.numel()
 
     @torch.inference_mode()
