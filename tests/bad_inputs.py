@@ -189,6 +189,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("a prompt of unknown characters", ["generate", "{d}/lm", "--prompt", "XYZ"], E + "the prompt 'XYZ' has no token the model knows"),
     ("a negative temperature", ["generate", "{d}/lm", "--temperature", "-1"], E + "temperature must be a number >= 0; got -1.0"),
     ("generate with a classifier", ["generate", "{d}/model"], E + "{d}/model: generate needs a language model (rnnkit train --task lm); this is a TextClassifier"),
+    ("language model predict as csv", ["predict", "{d}/lm", "abc", "--format", "csv"], E + "--format csv is not for language models; they write text or json"),
     ("a classifier option for a language model", ["train", "{d}/blank.txt", "--task", "lm", "--pooling", "max"], E + "--pooling is not an option of lm (see --help)"),
 ]
 

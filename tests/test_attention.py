@@ -28,7 +28,7 @@ def _reference(attention: Attention, query: torch.Tensor, memory: torch.Tensor) 
 def test_each_kind_matches_its_formula_and_ignores_padding(kind):
     torch.manual_seed(0)
     size = 6
-    attention = Attention(kind, size, size, hidden_size=5).double()
+    attention = Attention(kind, size, size, hidden_size=5 if kind == "bahdanau" else None).double()
     lengths = torch.tensor([4, 2, 1])
     memory = torch.randn(4, 3, size, dtype=torch.float64)
     queries = torch.randn(2, 3, size, dtype=torch.float64)
@@ -61,3 +61,8 @@ def test_bad_kinds_and_sizes_are_refused():
         Attention("luong", 4, 4)
     with pytest.raises(ValueError, match=r"dot attention needs queries and memory of one size, got 4 and 6"):
         Attention("dot", 4, 6)
+    with pytest.raises(ValueError, match=r"hidden_size is for bahdanau attention; general attention has none"):
+        Attention("general", 4, 6, hidden_size=3)
+    attention, memory = Attention("dot", 4, 4), torch.randn(3, 2, 4)
+    with pytest.raises(ValueError, match=r"every source needs at least one position"):
+        attention(torch.randn(1, 2, 4), memory, memory, torch.tensor([3, 0]))

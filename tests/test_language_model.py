@@ -15,6 +15,7 @@ import rnnkit.train.loop
 from rnnkit import LanguageModel, SequenceTagger, load_model
 from rnnkit.cli import main
 from rnnkit.errors import ConfigError, DataError, TrainingInterrupted
+from rnnkit.tasks.language_model.estimator import held_out
 from rnnkit.tasks.language_model.model import RNNLanguageModel, TextStream
 from rnnkit.tasks.language_model.tokens import join, split
 
@@ -86,7 +87,7 @@ def test_tied_weights_store_the_matrix_once_and_load(tmp_path):
 
 
 def test_words_learn_and_generate_whole_tokens():
-    lm = LanguageModel(**{**SMALL, "tokenizer": "word", "steps": 8}).fit(PATTERN)
+    lm = LanguageModel(**{**SMALL, "tokenizer": "word", "steps": 8, "epochs": 30}).fit(PATTERN)
     assert "bits_per_char" not in lm.report(PATTERN[:200])
     assert lm.generate("the dog sat on the", length=2, temperature=0) == "the dog sat on the log ."
 
@@ -155,3 +156,21 @@ def test_generate_with_another_kind_of_model_is_one_line(tmp_path, capsys):
     assert main(["generate", str(tmp_path / "tagger"), "--prompt", "x"]) == 2
     needs = "generate needs a language model (rnnkit train --task lm); this is a SequenceTagger"
     assert capsys.readouterr().err == f"rnnkit: error: {tmp_path / 'tagger'}: {needs}\n"
+
+
+def test_tiny_temperatures_take_the_likeliest_without_overflow(fitted):
+    assert fitted.generate("the", 20, temperature=1e-40, seed=0) == fitted.generate("the", 20, temperature=0)
+
+
+def test_the_held_out_part_starts_at_a_line_and_may_be_blank():
+    assert held_out("ab\ncd\nef", 0.5) == ("ab\ncd\n", "ef")
+    assert held_out("one two three", 0.3) == ("one two ", "three")
+    lm = LanguageModel(**{**SMALL, "epochs": 1}).fit(PATTERN, validation_data="\n\n\n")
+    assert lm.report("\n\n")["n"] == 1
+    with pytest.raises(DataError, match=r"^no held-out text to validate on: give --val, or a larger val_fraction$"):
+        LanguageModel(val_fraction=0.0).fit("abc def")
+
+
+def test_an_empty_prompt_starts_at_the_commonest_token_in_a_text_without_line_breaks():
+    lm = LanguageModel(**{**SMALL, "epochs": 1}).fit("abcab " * 100)
+    assert len(lm.generate("", length=7, seed=0)) == 7

@@ -75,7 +75,7 @@ def test_the_ensemble_tags_by_the_mean_of_its_members_scores(runs, corpus):
     got = ensemble.predict_bioes(tokens)
     assert got == expected
     alone = [s.predict_bioes(tokens) for s in singles]
-    assert got != alone[0] or got != alone[1]  # together is not simply one of them
+    assert got != alone[0] and got != alone[1]  # together is not simply one of them
 
 
 def test_an_ensemble_bundle_loads_and_tags_the_same(runs, corpus, tmp_path):

@@ -148,7 +148,9 @@ def train_task(args: argparse.Namespace) -> str:
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="rnnkit", description="Train, evaluate and use recurrent text classifiers and taggers.")
+    parser = Parser(
+        prog="rnnkit", description="Train, evaluate and use recurrent text classifiers, taggers and language models."
+    )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -201,7 +203,7 @@ def build_parser() -> Parser:
 
     predict = commands.add_parser("predict", help="predict labels (or tags) for new texts")
     predict.add_argument("model", help="model directory written by 'rnnkit train'")
-    predict.add_argument("texts", nargs="*", help="texts to classify or tag")
+    predict.add_argument("texts", nargs="*", help="texts to classify or tag (language models: prompts to continue)")
     predict.add_argument(
         "--input",
         help="file of texts: .csv/.tsv/.jsonl[.gz] (text column) or .txt (one per line); "
@@ -211,7 +213,8 @@ def build_parser() -> Parser:
     predict.add_argument(
         "--format",
         choices=("csv", "json", "conll", "text"),
-        help="output format (classifier: csv, the default, or json; tagger: text, the default, conll or json)",
+        help="output format (classifier: csv, the default, or json; tagger: text, the default, conll or json; "
+        "language model: text, the default, or json)",
     )
     predict.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
     add_encoding_option(predict)

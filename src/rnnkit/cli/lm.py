@@ -10,7 +10,8 @@ from pathlib import Path
 from rnnkit.cli.run import fit_options, prepare, write_output
 from rnnkit.data.parallel import read_corpus
 from rnnkit.data.tables import read_texts
-from rnnkit.tasks.language_model.estimator import LanguageModel
+from rnnkit.errors import DataError
+from rnnkit.tasks.language_model.estimator import LanguageModel, held_out
 from rnnkit.train import checkpoint
 
 
@@ -29,7 +30,7 @@ def train(args: argparse.Namespace, params: dict) -> int:
     started = time.perf_counter()
     lm.fit(text, validation_data=val, **fit_options(args, checkpoint_dir))
     if val is None:  # the held-out end of the training text, as fit split it
-        val = text[len(text) - round(len(text) * params["val_fraction"]) :]
+        val = held_out(text, params["val_fraction"])[1]
     metrics = {"validation": lm.report(val)}
     if test:
         metrics["test"] = lm.report(test)
@@ -62,6 +63,8 @@ def evaluate(args: argparse.Namespace, lm: LanguageModel) -> int:
 
 def predict(args: argparse.Namespace, lm: LanguageModel) -> int:
     """Continue each text (prompt) given, or each line of ``--input``."""
+    if args.format not in (None, "text", "json"):
+        raise DataError(f"--format {args.format} is not for language models; they write text or json")
     prompts = read_texts(Path(args.input), args.text_column, args.encoding) if args.input else args.texts
     outputs = [lm.generate(prompt, args.length, args.temperature, args.top_k, args.seed) for prompt in prompts]
     if args.format == "json" or (args.output or "").lower().endswith(".json"):

@@ -29,6 +29,8 @@ class Attention(nn.Module):
         super().__init__()
         if kind not in ATTENTIONS:
             raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, got {kind!r}")
+        if hidden_size is not None and kind != "bahdanau":
+            raise ValueError(f"hidden_size is for bahdanau attention; {kind} attention has none")
         if kind == "dot" and query_size != memory_size:
             raise ValueError(f"dot attention needs queries and memory of one size, got {query_size} and {memory_size}")
         self.kind = kind
@@ -53,6 +55,8 @@ class Attention(nn.Module):
             scores = self.score(torch.tanh(self.query(queries)[:, None] + keys[None]))[..., 0].transpose(1, 2)
         else:
             scores = torch.einsum("tbh,sbh->tbs", queries, keys)
+        if not bool((lengths > 0).all()):
+            raise ValueError("every source needs at least one position to attend to (a length of 0 was given)")
         real = valid_steps(lengths, memory.size(0)).t()[None]  # (1, batch, source)
         weights = torch.softmax(scores.masked_fill(~real, float("-inf")), dim=2)
         return torch.einsum("tbs,sbh->tbh", weights, memory), weights

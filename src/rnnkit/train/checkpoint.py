@@ -190,7 +190,10 @@ def resume(
 
 def members_done(where: Checkpoints, members: int) -> int:
     """How many of an ensemble's ``members`` the checkpoint holds as trained (the next one is under way)."""
-    done = len(_finished_histories(_read_meta(where.directory), where.directory))
+    meta = _read_meta(where.directory)
+    if _fixed(meta["identity"]) != _fixed(where.identity):  # another run's: say why, as resume() would
+        raise CheckpointError(f"{where.directory}: {_difference(meta['identity'], where.identity)}")
+    done = len(_finished_histories(meta, where.directory))
     if done >= members:
         raise CheckpointError(f"{where.directory}/{META_FILE}: holds {done} trained members of {members} (altered?)")
     return done

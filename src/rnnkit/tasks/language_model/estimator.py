@@ -23,7 +23,7 @@ from rnnkit.tasks.language_model import bundle
 from rnnkit.tasks.language_model.model import RNNLanguageModel, TextStream
 from rnnkit.tasks.language_model.tokens import NEWLINE, encode, join, split
 from rnnkit.tasks.params import validate_params
-from rnnkit.text.pipeline import EOS_ID, PAD_ID, SOS_ID, UNK_ID, Vocab
+from rnnkit.text.pipeline import EOS_ID, PAD_ID, SOS_ID, SPECIALS, UNK_ID, Vocab
 from rnnkit.train.checkpoint import Checkpoints, fingerprint
 from rnnkit.train.loop import TrainSettings, schedule, train
 
@@ -95,8 +95,10 @@ class LanguageModel(BaseEstimator):
     ) -> LanguageModel:
         """Learn from the text ``X`` (a string, or lines); early stopping watches ``validation_data``
         (a text) when given, else the last ``val_fraction`` of ``X`` (the text's end, not a sample:
-        nearby lines share names and phrases). Checkpoints and ``resume`` work as in
-        :meth:`rnnkit.TextClassifier.fit`; a resumed epoch restarts its carried state from zeros."""
+        nearby lines share names and phrases), cut where a line starts. Checkpoints and ``resume`` work
+        as in :meth:`rnnkit.TextClassifier.fit`, except that the state carried from window to window is
+        not saved: an epoch resumed mid-way carries a zero state into the window it resumes at, so its
+        model differs slightly from an uninterrupted run's (an epoch resumed at its start does not)."""
         params = dict(self.get_params())
         validate_params(params, self.monitors)
         if resume and checkpoint_dir is None:
@@ -106,8 +108,7 @@ class LanguageModel(BaseEstimator):
         if validation_data is not None:
             val_text = check_text(validation_data, "validation")
         else:
-            cut = len(text) - round(len(text) * params["val_fraction"])
-            text, val_text = text[:cut], text[cut:]
+            text, val_text = held_out(text, params["val_fraction"])
         vocab = Vocab.build(
             [split(text, params["tokenizer"])], num_words=params["num_words"], min_freq=params["min_freq"]
         )
@@ -115,6 +116,8 @@ class LanguageModel(BaseEstimator):
         for part, what in ((text, "training"), (val_text, "validation")):
             ids = encode(part, vocab, params["tokenizer"])
             rows = min(params["batch_size"], len(ids) // 2)
+            if rows < 1 and what == "validation" and validation_data is None:
+                raise DataError("no held-out text to validate on: give --val, or a larger val_fraction")
             if rows < 1:
                 raise DataError(f"the {what} text has {len(ids)} tokens; a language model needs at least 2")
             streams.append(TextStream(ids, rows, params["steps"]))
@@ -163,8 +166,9 @@ class LanguageModel(BaseEstimator):
         at a line break."""
         check_is_fitted(self, "model_")
         check_sampling(length, temperature, top_k)
-        tokens = split(prompt, self.params_["tokenizer"]) or [NEWLINE]
-        ids = self.vocab_.encode(tokens)
+        # An empty prompt starts a new line (or, in a text without line breaks, at its commonest token).
+        start = NEWLINE if NEWLINE in self.vocab_ else self.vocab_.itos[len(SPECIALS)]
+        ids = self.vocab_.encode(split(prompt, self.params_["tokenizer"]) or [start])
         if all(i == UNK_ID for i in ids):
             raise DataError(f"the prompt {prompt!r} has no token the model knows")
         generator = torch.Generator()
@@ -207,7 +211,7 @@ def sample(scores: torch.Tensor, temperature: float, top_k: int | None, generato
     if top_k is not None and top_k < scores.numel():
         threshold = scores.topk(top_k).values[-1]
         scores = scores.masked_fill(scores < threshold, -math.inf)
-    probabilities = torch.softmax(scores / temperature, dim=0)
+    probabilities = torch.softmax((scores - scores.max()) / temperature, dim=0)  # no overflow at tiny temperatures
     return int(torch.multinomial(probabilities, 1, generator=generator))
 
 
@@ -220,8 +224,23 @@ def check_sampling(length: int, temperature: float, top_k: int | None) -> None:
         raise ConfigError(f"top_k must be an integer >= 1 or None; got {top_k!r}")
 
 
+def held_out(text: str, fraction: float) -> tuple[str, str]:
+    """(training part, held-out end) of a text: about the last ``fraction`` of its characters, from the
+    start of the next line (else the last line before, else a word), so no word is cut in two."""
+    cut = len(text) - round(len(text) * fraction)
+    if cut >= len(text):
+        return text, ""
+    for mark in (NEWLINE, " "):
+        found = text.find(mark, cut)
+        found = found if found != -1 else text.rfind(mark, 0, cut)
+        if found != -1 and found + 1 < len(text):
+            return text[: found + 1], text[found + 1 :]
+    return text[:cut], text[cut:]
+
+
 def check_text(X: str | Iterable[str], what: str) -> str:
-    """One text: a string as it is, or lines (strings) joined by line breaks."""
+    """One text: a string as it is, or lines (strings) joined by line breaks. Only training refuses a
+    text of blanks alone (nothing to learn); anything else is a stream of tokens to read."""
     if isinstance(X, str):
         text = X
     else:
@@ -229,6 +248,6 @@ def check_text(X: str | Iterable[str], what: str) -> str:
         if not all(isinstance(line, str) for line in lines):
             raise DataError(f"the {what} text must be a string or a list of strings")
         text = NEWLINE.join(line.rstrip("\n") for line in lines)
-    if not text.strip():
+    if not text or (what == "training" and not text.strip()):
         raise DataError(f"the {what} text is empty")
     return text

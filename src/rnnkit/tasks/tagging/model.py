@@ -117,10 +117,11 @@ class RNNTagger(TagScorer):
 
 class TaggerEnsemble(TagScorer):
     """Taggers trained apart (other seeds) that tag together: the mean of their emissions under the
-    mean of their CRF scores, which is the CRF of the product of their path distributions (each
-    path's score is the members' mean score). Members disagree most where each is unsure, so this
-    tags better than any one member (CoNLL-2003 validation: 0.870 and 0.863 alone, 0.879 as two).
-    The members share the vocabularies; their parameters are ``members.<i>.*``."""
+    mean of their CRF scores, so each path scores the members' mean score (the CRF of the normalised
+    geometric mean of their path distributions). Members disagree most where each is unsure, so
+    together they tag better than their mean (CoNLL-2003 validation, bench/RESULTS.md: 0.869 and 0.851
+    alone, 0.8725 as two; 0.870 and 0.863, 0.879 on another machine). The members share the
+    vocabularies; their parameters are ``members.<i>.*``."""
 
     def __init__(self, members: list[RNNTagger]):
         super().__init__()
