@@ -98,27 +98,35 @@ class Seq2Seq(nn.Module):
         feed = memory.new_zeros(source.size(1), size)
         return Encoded(memory, self.attention.keys(memory), lengths), DecoderState(rnn, feed)
 
-    def step(self, tokens: torch.Tensor, encoded: Encoded, state: DecoderState) -> tuple[torch.Tensor, DecoderState]:
-        """One decoding step: ``tokens (batch,)`` (the previous output) -> scores ``(batch, target_vocab)``."""
+    def advance(self, tokens: torch.Tensor, encoded: Encoded, state: DecoderState) -> DecoderState:
+        """One decoder step from ``tokens (batch,)`` (the previous outputs): the new state, whose ``feed``
+        is the attentional vector the scores are computed from."""
         x = torch.cat([self.dropout(self.target_embedding(tokens)), state.feed], dim=1)[None]
         h, rnn = self.decoder(x, state.rnn)
         context, _ = self.attention(h, encoded.memory, encoded.keys, encoded.lengths)
-        feed = torch.tanh(self.combine(torch.cat([h[0], context[0]], dim=1)))
-        return self.scores(self.dropout(feed)), DecoderState(rnn, feed)
+        return DecoderState(rnn, torch.tanh(self.combine(torch.cat([h[0], context[0]], dim=1))))
+
+    def step(self, tokens: torch.Tensor, encoded: Encoded, state: DecoderState) -> tuple[torch.Tensor, DecoderState]:
+        """One decoding step: ``tokens (batch,)`` (the previous output) -> scores ``(batch, target_vocab)``."""
+        state = self.advance(tokens, encoded, state)
+        return self.scores(state.feed), state
 
     def scores(self, feed: torch.Tensor) -> torch.Tensor:
+        """Scores over the target vocabulary of attentional vectors ``(..., hidden)``."""
+        feed = self.dropout(feed)
         if not self.tie_weights:
             return self.head(feed)
         return F.linear(self.project(feed), self.target_embedding.weight, self.output_bias)
 
     def forward(self, source: torch.Tensor, lengths: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Teacher forcing: scores ``(target - 1, batch, target_vocab)`` for ``target[1:]`` given ``target[:-1]``."""
+        """Teacher forcing: scores ``(target - 1, batch, target_vocab)`` for ``target[1:]`` given ``target[:-1]``.
+        The steps run one by one; the output layer, the costliest part, runs once over all of them."""
         encoded, state = self.encode(source, lengths)
-        scores = []
+        feeds = []
         for t in range(target.size(0) - 1):
-            step_scores, state = self.step(target[t], encoded, state)
-            scores.append(step_scores)
-        return torch.stack(scores)
+            state = self.advance(target[t], encoded, state)
+            feeds.append(state.feed)
+        return self.scores(torch.stack(feeds))
 
 
 def translation_loss(scores: torch.Tensor, target: torch.Tensor, smoothing: float = 0.0) -> tuple[torch.Tensor, int]:
