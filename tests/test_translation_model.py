@@ -86,3 +86,21 @@ def test_a_sentence_gets_the_same_output_in_any_batch(cell):
     assert [beam_search(model, *_batch([s]), beam=4)[0] for s in SOURCES] == together
     assert [greedy(model, *_batch([s]))[0] for s in SOURCES] == greedy(model, *_batch(SOURCES))
     assert beam_search(model, *_batch(SOURCES[::-1]), beam=4) == together[::-1]
+
+
+def test_examples_give_the_loop_token_weighted_losses_and_greedy_scores_in_item_order(monkeypatch):
+    from rnnkit.tasks.translation.examples import Pairs, TranslationExamples
+
+    monkeypatch.setattr("rnnkit.nn.fused.fast_bfloat16", lambda: False)  # training and scoring alike in float32
+    model = _model(target_vocab=8)
+    targets = [[4, 5], [5], [4, 4, 5, 6], []]
+    pairs = Pairs.of(SOURCES, targets)
+    seen: list = []
+    examples = TranslationExamples(pairs, 0.0, score=lambda outputs: seen.append(outputs) or {"bleu": 1.0})
+    total, weight, correct, count = examples.loss(model, [0, 1, 2, 3])
+    assert 0 <= correct <= count
+    assert count == weight.item() == sum(len(t) + 1 for t in targets)  # every token and each <eos>
+    scores = examples.evaluate(model)
+    assert scores["loss"] == pytest.approx(total.item() / count, rel=1e-5)
+    assert scores["bleu"] == 1.0 and 0 <= scores["accuracy"] <= 1
+    assert seen == [greedy(model, *_batch(SOURCES))]
