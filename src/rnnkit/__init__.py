@@ -16,5 +16,6 @@ from rnnkit.tasks import load_model
 from rnnkit.tasks.classification.estimator import TextClassifier
 from rnnkit.tasks.language_model.estimator import LanguageModel
 from rnnkit.tasks.tagging.estimator import SequenceTagger
+from rnnkit.tasks.translation.estimator import Translator
 
-__all__ = ["LanguageModel", "SequenceTagger", "TextClassifier", "__version__", "load_model"]
+__all__ = ["LanguageModel", "SequenceTagger", "TextClassifier", "Translator", "__version__", "load_model"]

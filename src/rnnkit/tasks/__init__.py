@@ -9,17 +9,19 @@ from rnnkit.store.bundle import read_config
 from rnnkit.tasks.classification import bundle as classifier_files
 from rnnkit.tasks.language_model import bundle as language_model_files
 from rnnkit.tasks.tagging import bundle as tagger_files
+from rnnkit.tasks.translation import bundle as translator_files
 
 LOADERS = {
     classifier_files.FORMAT: classifier_files,
     tagger_files.FORMAT: tagger_files,
     language_model_files.FORMAT: language_model_files,
+    translator_files.FORMAT: translator_files,
 }
 
 
 def load_model(path: str | Path):
-    """The estimator saved in the bundle directory ``path`` (``TextClassifier``, ``SequenceTagger`` or
-    ``LanguageModel``),
+    """The estimator saved in the bundle directory ``path`` (``TextClassifier``, ``SequenceTagger``,
+    ``LanguageModel`` or ``Translator``),
     refusing anything incomplete or inconsistent with :class:`~rnnkit.errors.BundleError`."""
     path = Path(path)
     config = read_config(path, {name: task.FORMAT_VERSION for name, task in LOADERS.items()})

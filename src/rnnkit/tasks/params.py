@@ -9,6 +9,7 @@ from __future__ import annotations
 import numbers
 
 from rnnkit.errors import ConfigError
+from rnnkit.nn.attention import ATTENTIONS
 from rnnkit.nn.chars import CHAR_ENCODERS
 from rnnkit.nn.encoder import CELLS, ENCODINGS, POOLINGS
 from rnnkit.tasks.tagging.schemes import SCHEMES
@@ -26,6 +27,7 @@ CHOICES = {
     "monitor": MONITORS,
     "char_encoder": CHAR_ENCODERS,
     "tag_scheme": (None, *SCHEMES, "iobes"),
+    "attention": ATTENTIONS,
 }
 BOOLEANS = (
     *("bidirectional", "casing", "crf", "freeze_embeddings", "linear", "lowercase", "stopwords", "tie_weights"),
@@ -50,6 +52,8 @@ POSITIVE_INTS = {
     "char_size": (2, False),
     "ensemble": (1, False),
     "steps": (2, False),
+    "vocab_size": (300, False),  # SentencePiece's 256 bytes and our 4 specials come first
+    "beam": (1, False),
 }
 
 
@@ -82,8 +86,11 @@ def validate_params(params: dict, monitors: tuple = MONITORS) -> None:
     vectors = params.get("embeddings")
     if vectors is not None and (not isinstance(vectors, str) or not vectors):
         raise ConfigError(f"embeddings must be the path of a word-vector file or None; got {vectors!r}")
-    for name in ("dropout", "word_dropout"):
+    for name in ("dropout", "word_dropout", "label_smoothing"):
         _check_fraction(params, name)
+    penalty = params.get("length_penalty", 0)
+    if not _is_number(penalty) or not 0 <= penalty <= 10:
+        raise ConfigError(f"length_penalty must be a number in [0, 10]; got {penalty!r}")
     if not _is_number(params["lr"]) or not params["lr"] > 0:
         raise ConfigError(f"lr must be a positive number; got {params['lr']!r}")
     _check_fraction(params, "ema")

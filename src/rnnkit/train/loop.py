@@ -29,7 +29,7 @@ from rnnkit.train.checkpoint import Checkpoints, Progress
 # a score the task's ``evaluate`` reports (higher is better; ties go to the lower loss). Accuracy,
 # the figure users read, keeps rising for an epoch or two after the validation loss turns (the
 # model grows overconfident on the examples it gets wrong).
-MONITORS = ("accuracy", "loss", "f1")  # "f1": entity F1, for taggers
+MONITORS = ("accuracy", "loss", "f1", "bleu")  # "f1": entity F1, for taggers; "bleu": translators
 
 
 class Examples(Protocol):

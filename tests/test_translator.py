@@ -1,0 +1,88 @@
+"""The Translator estimator on a toy language pair: it learns, beam search and greedy agree where
+they must, bundles translate the same, and bad inputs are one-line errors."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from rnnkit import Translator, load_model
+from rnnkit.errors import ConfigError, DataError
+
+SMALL = {"hidden_size": 48, "embedding_dim": 32, "vocab_size": 300, "epochs": 14, "lr": 0.005, "dropout": 0.1}
+
+
+def toy_pairs(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """A word-for-word code between two small vocabularies, word order kept."""
+    code = dict(
+        zip(
+            "cat dog sun hat red big run eat old new sea sky".split(),
+            "KO HU MI TA RE BO NU SE LI PA WO ZE".split(),
+            strict=True,
+        )
+    )
+    rng = random.Random(seed)
+    sources = [" ".join(rng.choice(list(code)) for _ in range(rng.randint(2, 6))) for _ in range(n)]
+    return sources, [" ".join(code[w] for w in s.split()) for s in sources]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return Translator(**SMALL).fit(*toy_pairs(1200))
+
+
+def test_it_learns_the_code_and_reports_sacrebleu(fitted):
+    sources, targets = toy_pairs(60, seed=1)
+    report = fitted.report(sources, targets)
+    assert report["bleu"] > 60 and report["n"] == 60 and len(report["hypotheses"]) == 60
+    assert report["signatures"]["bleu"].startswith("nrefs:1")
+    assert fitted.history_[-1]["val_bleu"] > 50
+
+
+def test_greedy_and_beams_agree_with_themselves_in_any_batch(fitted):
+    sources, _ = toy_pairs(20, seed=2)
+    five = fitted.translate(sources)
+    assert [fitted.translate([s])[0] for s in sources[:8]] == five[:8]
+    assert fitted.translate(sources, beam=1) == [fitted.translate([s], beam=1)[0] for s in sources]
+    assert fitted.translate(["", sources[0]]) == ["", five[0]]
+
+
+def test_a_bundle_translates_the_same(fitted, tmp_path):
+    sources, _ = toy_pairs(20, seed=3)
+    bundle = fitted.save(tmp_path / "mt")
+    assert json.loads((bundle / "config.json").read_text())["task"] == "translation"
+    loaded = load_model(bundle)
+    assert isinstance(loaded, Translator) and loaded.translate(sources) == fitted.translate(sources)
+    (bundle / "target.model").write_bytes(b"not a model")
+    with pytest.raises(Exception, match=r"target.model: not a SentencePiece model"):
+        load_model(bundle)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: Translator().fit(["a b"], ["x", "y"]), DataError, r"^1 training sentences but 2 translations"),
+        (
+            lambda: Translator().fit(["a", " "], ["x", "y"]),
+            DataError,
+            r"^training pair 1: the sentence to translate is empty$",
+        ),
+        (lambda: Translator().fit("a b", "x y"), DataError, r"must be lists of strings, not one string$"),
+        (
+            lambda: Translator(vocab_size=5000).fit(*toy_pairs(50)),
+            ConfigError,
+            r"^the source sentences cannot give 5000 subwords: ",
+        ),
+        (lambda: Translator(beam=0).fit(*toy_pairs(50)), ConfigError, r"^beam must be an integer >= 1; got 0$"),
+        (
+            lambda: Translator(attention="luong").fit(*toy_pairs(50)),
+            ConfigError,
+            r"^attention must be one of bahdanau, general, dot",
+        ),
+    ],
+)
+def test_bad_inputs_are_one_line_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
