@@ -72,6 +72,8 @@ def write_inputs(d: Path) -> None:
     (d / "vectors.txt").write_text("tom 0.1 0.2 0.3\nmet 0.1 0.2\n")
     SequenceTagger(hidden_size=8, embedding_dim=8, char_size=8, epochs=1, ensemble=1).fit(sentences, tags).save(d / "tagger")
     (d / "blank.txt").write_text(" \n\n  \n")
+    (d / "two.src").write_text("a b\nc d\n")
+    (d / "one.tgt").write_text("x\n")
     LanguageModel(hidden_size=8, embedding_dim=8, epochs=1, batch_size=2, steps=4).fit("abc abc cab " * 20).save(d / "lm")
 
     model = d / "model"
@@ -190,6 +192,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("a negative temperature", ["generate", "{d}/lm", "--temperature", "-1"], E + "temperature must be a number >= 0; got -1.0"),
     ("generate with a classifier", ["generate", "{d}/model"], E + "{d}/model: generate needs a language model (rnnkit train --task lm); this is a TextClassifier"),
     ("language model predict as csv", ["predict", "{d}/lm", "abc", "--format", "csv"], E + "--format csv is not for language models; they write text or json"),
+    ("translation files of different lengths", ["train", "--source", "{d}/two.src", "--target", "{d}/one.tgt"], E + "{d}/two.src has 2 lines but {d}/one.tgt has 1 line; line i of the target must translate line i of the source"),
+    ("--source without --target", ["train", "--source", "{d}/two.src"], E + "give both files of the pairs: --source FILE and --target FILE (line-aligned)"),
     ("a classifier option for a language model", ["train", "{d}/blank.txt", "--task", "lm", "--pooling", "max"], E + "--pooling is not an option of lm (see --help)"),
 ]
 
@@ -197,7 +201,9 @@ CASES: list[tuple[str, list[str], str]] = [
 def command(case_argv: list[str], d: Path) -> list[str]:
     """The full argv of a case: placeholders filled, and a train run given TRAIN_FLAGS and --out OUT."""
     argv = [a.format(d=d) for a in case_argv]
-    if argv[0] == "train":
+    if argv[0] == "train" and "--source" in argv:
+        argv = [*argv, "--quiet"]
+    elif argv[0] == "train":
         flags = TAGGER_FLAGS if ".conll" in argv[1] else LM_FLAGS if "lm" in argv else TRAIN_FLAGS
         argv = [*argv[:2], *flags, *argv[2:]]  # the case's own options come last and win
         if "--out" not in argv:

@@ -86,3 +86,28 @@ def test_a_bundle_translates_the_same(fitted, tmp_path):
 def test_bad_inputs_are_one_line_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_the_cli_trains_on_aligned_files_evaluates_and_translates(tmp_path, capsys):
+    from rnnkit.cli import main
+
+    sources, targets = toy_pairs(600)
+    (tmp_path / "train.src").write_text("\n".join(sources) + "\n", encoding="utf-8")
+    (tmp_path / "train.tgt").write_text("\n".join(targets) + "\n", encoding="utf-8")
+    (tmp_path / "short.tgt").write_text("\n".join(targets[:10]) + "\n", encoding="utf-8")
+    out = tmp_path / "mt"
+    flags = ["--hidden-size=48", "--embedding-dim=32", "--vocab-size=300", "--epochs=2", "--lr=0.005", "--quiet"]
+    pairs = ["--source", str(tmp_path / "train.src"), "--target", str(tmp_path / "train.tgt")]
+    assert main(["train", *pairs, "--out", str(out), *flags]) == 0
+    assert "BLEU" in capsys.readouterr().out
+    assert json.loads((out / "config.json").read_text())["task"] == "translation"
+    assert {"bleu", "chrf", "bleu_lowercase", "n"} <= set(json.loads((out / "metrics.json").read_text())["validation"])
+    hypotheses = tmp_path / "hyp.txt"
+    assert main(["evaluate", str(out), *pairs, "--json", "--output", str(hypotheses), "--beam", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 600
+    assert len(hypotheses.read_text(encoding="utf-8").splitlines()) == 600
+    assert main(["predict", str(out), "cat dog", "sun", "--beam", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    bad = ["--source", str(tmp_path / "train.src"), "--target", str(tmp_path / "short.tgt")]
+    assert main(["evaluate", str(out), *bad]) == 2
+    assert "has 600 lines but" in capsys.readouterr().err

@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 from rnnkit import __version__
-from rnnkit.cli import classify, lm, tag
+from rnnkit.cli import classify, lm, tag, translate
 from rnnkit.data.conll import tagged_format
 from rnnkit.errors import ConfigError, RnnkitError, TrainingInterrupted
 from rnnkit.tasks import load_model
@@ -23,9 +23,10 @@ from rnnkit.tasks.classification.estimator import TextClassifier
 from rnnkit.tasks.language_model.estimator import LanguageModel
 from rnnkit.tasks.params import CHOICES
 from rnnkit.tasks.tagging.estimator import SequenceTagger
+from rnnkit.tasks.translation.estimator import Translator
 
-TASKS = {"classification": TextClassifier, "tagging": SequenceTagger, "lm": LanguageModel}
-CLI_MODULES = {TextClassifier: classify, SequenceTagger: tag, LanguageModel: lm}
+TASKS = {"classification": TextClassifier, "tagging": SequenceTagger, "lm": LanguageModel, "translation": Translator}
+CLI_MODULES = {TextClassifier: classify, SequenceTagger: tag, LanguageModel: lm, Translator: translate}
 
 # The estimator parameters offered as options, with their help: task_params reads back exactly these.
 MODEL_OPTIONS = {
@@ -45,6 +46,11 @@ MODEL_OPTIONS = {
     "ensemble": "tagging: train this many taggers (seeds seed, seed+1, ...) and tag by their mean scores",
     "tag_scheme": "tagging: the scheme of the data's tags: iob1, iob2, bioes (iobes), plain, or auto (detected)",
     "word_dropout": "tagging: replace words seen once in training by <unk> with this probability, in [0, 1)",
+    "attention": "translation: how the decoder scores the source: general (Luong), dot, or bahdanau (additive)",
+    "vocab_size": "translation: subwords learned per language (the 256 byte pieces and 4 reserved ids included)",
+    "label_smoothing": "translation: share of the target's probability spread over the vocabulary, in [0, 1)",
+    "beam": "translation: beam width for translating (1: greedy)",
+    "length_penalty": "translation: alpha of the beam's length penalty ((5 + length) / 6) ** alpha (0: none)",
     "steps": "lm: tokens per window; gradients flow back this far, the state runs on across windows",
     "tie_weights": "lm: the output layer reuses the embedding matrix",
     "dropout": "dropout on embeddings, between layers and before the output layer, in [0, 1)",
@@ -141,9 +147,13 @@ def task_params(args: argparse.Namespace, task: str) -> dict:
 
 
 def train_task(args: argparse.Namespace) -> str:
-    """``--task``, or tagging for CoNLL/CoNLL-U training files, else classification."""
+    """``--task``; else translation with ``--source``, tagging for CoNLL/CoNLL-U files, else classification."""
     if args.task:
         return args.task
+    if args.source or args.target:
+        return "translation"
+    if args.data is None:
+        raise RnnkitError("give the training data (or --source and --target for translation)")
     return "tagging" if tagged_format(Path(args.data)) in ("conll", "conllu") else "classification"
 
 
@@ -157,8 +167,10 @@ def build_parser() -> Parser:
     train = commands.add_parser("train", help="train a model and save it as a bundle directory")
     train.add_argument(
         "data",
+        nargs="?",
         help="training data: .csv/.tsv/.jsonl[.gz], a folder-per-class directory, or imdb; "
-        "for tagging .conll/.conllu/.jsonl[.gz]; for lm a plain text file[.gz]",
+        "for tagging .conll/.conllu/.jsonl[.gz]; for lm a plain text file[.gz]; "
+        "for translation a table of pairs (or --source/--target)",
     )
     train.add_argument(
         "--task", choices=tuple(TASKS), help="the task (default: tagging for .conll/.conllu data, else classification)"
@@ -167,6 +179,7 @@ def build_parser() -> Parser:
     train.add_argument("--val", help="validation data for early stopping (default: a split of the training data)")
     train.add_argument("--out", default="rnnkit-model", help="model directory to write (default: rnnkit-model)")
     add_column_options(train)
+    add_pair_options(train, validation=True)
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
     train.add_argument(
         "--resume",
@@ -197,9 +210,12 @@ def build_parser() -> Parser:
 
     evaluate = commands.add_parser("evaluate", help="report metrics of a saved model on labelled data")
     evaluate.add_argument("model", help="model directory written by 'rnnkit train'")
-    evaluate.add_argument("data", help="labelled data (same formats as for train)")
+    evaluate.add_argument("data", nargs="?", help="labelled data (same formats as for train)")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.add_argument("--output", help="translation: write the hypotheses here, one per line")
+    evaluate.add_argument("--beam", type=int, help="translation: beam width (default: the model's)")
     add_column_options(evaluate)
+    add_pair_options(evaluate, validation=False)
 
     predict = commands.add_parser("predict", help="predict labels (or tags) for new texts")
     predict.add_argument("model", help="model directory written by 'rnnkit train'")
@@ -220,6 +236,7 @@ def build_parser() -> Parser:
     add_encoding_option(predict)
     add_tagged_options(predict)
     add_sampling_options(predict)
+    predict.add_argument("--beam", type=int, help="translation: beam width (default: the model's)")
 
     generate = commands.add_parser("generate", help="continue a prompt with a language model")
     generate.add_argument("model", help="language model directory written by 'rnnkit train --task lm'")
@@ -227,6 +244,17 @@ def build_parser() -> Parser:
     generate.add_argument("--output", help="write here instead of stdout")
     add_sampling_options(generate)
     return parser
+
+
+def add_pair_options(parser: argparse.ArgumentParser, validation: bool) -> None:
+    group = parser.add_argument_group("sentence pairs (translation)")
+    group.add_argument("--source", metavar="FILE", help="sentences to translate, one per line (.gz ok)")
+    group.add_argument("--target", metavar="FILE", help="their translations, line by line")
+    if validation:
+        group.add_argument("--val-source", metavar="FILE", help="validation sentences (default: the last pairs)")
+        group.add_argument("--val-target", metavar="FILE", help="their translations")
+    group.add_argument("--source-column", default="source", help="column of a pairs table (default: source)")
+    group.add_argument("--target-column", default="target", help="column of a pairs table (default: target)")
 
 
 def add_sampling_options(parser: argparse.ArgumentParser) -> None:
@@ -269,12 +297,16 @@ def add_tagged_options(parser: argparse.ArgumentParser) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     task = train_task(args)
+    if args.data is None and task != "translation":
+        raise RnnkitError(f"give the training data of the {task} task")
     params = task_params(args, task)
     return CLI_MODULES[TASKS[task]].train(args, params)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     model = load_model(args.model)
+    if args.data is None and not isinstance(model, Translator):
+        raise RnnkitError("give the data to evaluate on")
     return CLI_MODULES[type(model)].evaluate(args, model)
 
 
