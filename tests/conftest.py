@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import random
+import signal
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,19 @@ def rnn_kernel(request, monkeypatch):
 
         assert rnn_ops() is not None, "the compiled loops did not build"
     return request.param
+
+
+def interrupt_training_at(monkeypatch, step: int) -> None:
+    """Make the training loop receive Ctrl-C (SIGINT) during its ``step``-th optimizer step (from 1): the
+    loop finishes that batch, saves its checkpoint and stops."""
+    import rnnkit.train.loop
+
+    original, calls = rnnkit.train.loop._train_step, [0]
+
+    def interrupt(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == step:
+            signal.raise_signal(signal.SIGINT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(rnnkit.train.loop, "_train_step", interrupt)

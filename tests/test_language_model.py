@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 
 import numpy as np
 import pytest
 import torch
 
-import rnnkit.train.loop
 from rnnkit import LanguageModel, SequenceTagger, load_model
 from rnnkit.cli import main
 from rnnkit.errors import ConfigError, DataError, TrainingInterrupted
@@ -19,6 +17,7 @@ from rnnkit.tasks.language_model.estimator import held_out
 from rnnkit.tasks.language_model.model import RNNLanguageModel, TextStream
 from rnnkit.tasks.language_model.tokens import join, split
 
+from .conftest import interrupt_training_at
 from .tagging_corpus import SMALL_TAGGER, make_tagged
 
 PATTERN = "the cat sat on the mat.\nthe dog sat on the log.\n" * 40
@@ -114,15 +113,7 @@ def test_an_interrupted_run_resumes_to_the_same_model(tmp_path, monkeypatch):
     params = {**SMALL, "epochs": 3}
     uninterrupted = LanguageModel(**params).fit(PATTERN)
     windows = len(TextStream(np.zeros(round(len(PATTERN) * 0.9)), 4, 20).windows)
-    original, calls = rnnkit.train.loop._train_step, [0]
-
-    def interrupt_at_the_end_of_epoch_1(*args, **kwargs):
-        calls[0] += 1
-        if calls[0] == windows:  # an epoch starts from a zero state, so the resumed run is exact
-            signal.raise_signal(signal.SIGINT)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(rnnkit.train.loop, "_train_step", interrupt_at_the_end_of_epoch_1)
+    interrupt_training_at(monkeypatch, windows)  # an epoch starts from a zero state: the resume is exact
     with pytest.raises(TrainingInterrupted):
         LanguageModel(**params).fit(PATTERN, checkpoint_dir=tmp_path / "ck")
     monkeypatch.undo()

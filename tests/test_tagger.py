@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import signal
 import warnings
 
 import numpy as np
@@ -13,7 +12,6 @@ import pytest
 import torch
 from sklearn.base import clone
 
-import rnnkit.train.loop
 from rnnkit import SequenceTagger, load_model
 from rnnkit.errors import ConfigError, DataError, TrainingInterrupted
 from rnnkit.nn.chars import char_encoder
@@ -22,6 +20,7 @@ from rnnkit.tasks.tagging.estimator import TagRepairWarning
 from rnnkit.tasks.tagging.model import RNNTagger
 from rnnkit.text.pipeline import Vocab
 
+from .conftest import interrupt_training_at
 from .tagging_corpus import SMALL_TAGGER, make_tagged, to_iob1
 
 TAGS = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
@@ -250,15 +249,7 @@ def test_an_interrupted_tagger_resumes_to_the_same_model(corpus, tmp_path, monke
     (tokens, tags), (test_tokens, _) = corpus
     params = {**SMALL_TAGGER, "epochs": 2}
     uninterrupted = SequenceTagger(**params).fit(tokens, tags)
-    original, calls = rnnkit.train.loop._train_step, [0]
-
-    def interrupt_at_the_fifth(*args, **kwargs):
-        calls[0] += 1
-        if calls[0] == 5:
-            signal.raise_signal(signal.SIGINT)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(rnnkit.train.loop, "_train_step", interrupt_at_the_fifth)
+    interrupt_training_at(monkeypatch, 5)
     with pytest.raises(TrainingInterrupted):
         SequenceTagger(**params).fit(tokens, tags, checkpoint_dir=tmp_path / "ck")
     monkeypatch.undo()

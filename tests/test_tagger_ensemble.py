@@ -4,12 +4,10 @@ their scores, saved and loaded as one bundle, resumed mid-ensemble, and older bu
 from __future__ import annotations
 
 import json
-import signal
 
 import pytest
 import torch
 
-import rnnkit.train.loop
 from rnnkit import SequenceTagger, load_model
 from rnnkit.errors import CheckpointError, ConfigError, TrainingInterrupted
 from rnnkit.nn.crf import CRF
@@ -17,6 +15,7 @@ from rnnkit.tasks.tagging.encode import collate
 from rnnkit.tasks.tagging.model import TaggerEnsemble
 from rnnkit.text.batches import bucket_batches
 
+from .conftest import interrupt_training_at
 from .tagging_corpus import SMALL_TAGGER, make_tagged
 
 PARAMS = {**SMALL_TAGGER, "epochs": 2, "seed": 3}
@@ -110,24 +109,12 @@ def test_ensemble_must_be_a_positive_integer(corpus):
         SequenceTagger(ensemble=0).fit(tokens, tags)
 
 
-def _interrupt_at(monkeypatch, step: int) -> None:
-    original, calls = rnnkit.train.loop._train_step, [0]
-
-    def interrupt(*args, **kwargs):
-        calls[0] += 1
-        if calls[0] == step:
-            signal.raise_signal(signal.SIGINT)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(rnnkit.train.loop, "_train_step", interrupt)
-
-
 @pytest.mark.parametrize("step", [5, 40])  # 17 batches an epoch, two epochs a member: 40 is in the second
 def test_an_interrupted_ensemble_resumes_to_the_same_model(runs, corpus, tmp_path, monkeypatch, step):
     ensemble, _ = runs
     (tokens, tags), (test_tokens, _) = corpus
     params = {**PARAMS, "ensemble": 2}
-    _interrupt_at(monkeypatch, step)
+    interrupt_training_at(monkeypatch, step)
     with pytest.raises(TrainingInterrupted):
         SequenceTagger(**params).fit(tokens, tags, checkpoint_dir=tmp_path / "ck")
     monkeypatch.undo()
@@ -144,7 +131,7 @@ def test_an_interrupted_ensemble_resumes_to_the_same_model(runs, corpus, tmp_pat
 def test_a_checkpoint_claiming_every_member_finished_is_refused(corpus, tmp_path, monkeypatch):
     (tokens, tags), _ = corpus
     params = {**PARAMS, "ensemble": 2}
-    _interrupt_at(monkeypatch, 40)
+    interrupt_training_at(monkeypatch, 40)
     with pytest.raises(TrainingInterrupted):
         SequenceTagger(**params).fit(tokens, tags, checkpoint_dir=tmp_path / "ck")
     monkeypatch.undo()

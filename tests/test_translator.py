@@ -9,7 +9,7 @@ import random
 import pytest
 
 from rnnkit import Translator, load_model
-from rnnkit.errors import ConfigError, DataError
+from rnnkit.errors import BundleError, ConfigError, DataError
 
 SMALL = {"hidden_size": 48, "embedding_dim": 32, "vocab_size": 300, "epochs": 14, "lr": 0.005, "dropout": 0.1}
 
@@ -56,7 +56,7 @@ def test_a_bundle_translates_the_same(fitted, tmp_path):
     loaded = load_model(bundle)
     assert isinstance(loaded, Translator) and loaded.translate(sources) == fitted.translate(sources)
     (bundle / "target.model").write_bytes(b"not a model")
-    with pytest.raises(Exception, match=r"target.model: not a SentencePiece model"):
+    with pytest.raises(BundleError, match=r"target.model: not a SentencePiece model"):
         load_model(bundle)
 
 

@@ -38,8 +38,9 @@ class TagScorer(nn.Module):
     def loss(self, emissions: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """(summed loss, its weight): CRF negative log-likelihood per sentence over sentences, or
         cross-entropy per token over tokens."""
-        if self.crf is not None:
-            return self.crf.nll(emissions, batch.tags, batch.lengths).sum(), emissions.new_tensor(len(batch.lengths))
+        crf = self.crf  # one access: an ensemble builds its mean CRF on each
+        if crf is not None:
+            return crf.nll(emissions, batch.tags, batch.lengths).sum(), emissions.new_tensor(len(batch.lengths))
         real = valid_steps(batch.lengths, emissions.size(0))
         return F.cross_entropy(emissions[real], batch.tags[real], reduction="sum"), real.sum().to(emissions.dtype)
 
@@ -47,17 +48,19 @@ class TagScorer(nn.Module):
         """Each token's probability of each tag ``(time, batch, tags)``: under the CRF the marginals
         over all tag sequences (the gradient of the log partition function by the emissions, which
         is the forward-backward algorithm), else the softmax."""
-        if self.crf is None:
+        crf = self.crf
+        if crf is None:
             return torch.softmax(emissions, dim=2)
         with torch.enable_grad():
             scores = emissions.detach().requires_grad_()
-            (marginals,) = torch.autograd.grad(self.crf.log_partition(scores, lengths).sum(), scores)
+            (marginals,) = torch.autograd.grad(crf.log_partition(scores, lengths).sum(), scores)
         return marginals
 
     def decode(self, emissions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Best tag ids ``(time, batch)``: Viterbi under the CRF, else each token's most probable tag."""
-        if self.crf is not None:
-            return self.crf.decode(emissions, lengths)[0]
+        crf = self.crf
+        if crf is not None:
+            return crf.decode(emissions, lengths)[0]
         return emissions.argmax(dim=2)
 
 
