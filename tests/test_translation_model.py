@@ -35,8 +35,9 @@ SOURCES = [[4, 5, 6, 7], [8, 4], [5], [6, 6, 7, 8, 4, 5]]
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("tie_weights", [False, True])
-def test_the_loss_of_a_batch_is_the_sum_over_its_sentences_alone(cell, tie_weights):
-    model = _model(cell, tie_weights=tie_weights)
+@pytest.mark.parametrize("input_feeding", [False, True])
+def test_the_loss_of_a_batch_is_the_sum_over_its_sentences_alone(cell, tie_weights, input_feeding):
+    model = _model(cell, tie_weights=tie_weights, input_feeding=input_feeding)
     targets = [[SOS_ID, 4, 5, EOS_ID], [SOS_ID, 5, EOS_ID], [SOS_ID, 4, 4, 5, 4, EOS_ID], [SOS_ID, EOS_ID]]
     source, lengths = _batch(SOURCES)
     target, _ = _batch(targets)
@@ -49,18 +50,37 @@ def test_the_loss_of_a_batch_is_the_sum_over_its_sentences_alone(cell, tie_weigh
     assert total.item() == pytest.approx(sum(a[0].item() for a in alone), rel=1e-5)
 
 
+@pytest.mark.parametrize("input_feeding", [False, True])
+def test_teacher_forcing_scores_the_steps_the_decoder_takes_one_by_one(input_feeding):
+    model = _model(target_vocab=8, input_feeding=input_feeding)
+    targets = [[SOS_ID, 4, 5, EOS_ID], [SOS_ID, 5, EOS_ID], [SOS_ID, 4, 4, 5, 6, EOS_ID], [SOS_ID, EOS_ID]]
+    source, lengths = _batch(SOURCES)
+    target, _ = _batch(targets)
+    with torch.no_grad():
+        forced = model(source, lengths, target)
+        encoded, state = model.encode(source, lengths)
+        steps = []
+        for t in range(target.size(0) - 1):
+            scores, state = model.step(target[t], encoded, state)
+            steps.append(scores)
+    real = target[1:] != PAD_ID
+    torch.testing.assert_close(forced, torch.stack(steps)[real], rtol=1e-5, atol=1e-5)
+
+
 @torch.no_grad()
 def _log_probability(model: Seq2Seq, source: list[int], output: list[int]) -> float:
     target = torch.tensor([SOS_ID, *output, EOS_ID])[:, None]
-    scores = model(*_batch([source]), target)[:, 0]
+    scores = model(*_batch([source]), target)
     scores[:, [PAD_ID, 1, SOS_ID]] = float("-inf")  # as the decoders never produce them
     return float(torch.log_softmax(scores.double(), dim=1).gather(1, target[1:]).sum())
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
-def test_a_wide_beam_finds_the_best_output_of_all(alpha):
-    """Two real target tokens and a limit of 3 steps: every output is enumerable."""
-    model = _model()
+@pytest.mark.parametrize("input_feeding", [False, True])
+def test_a_wide_beam_finds_the_best_output_of_all(alpha, input_feeding):
+    """Two real target tokens and a limit of 3 steps: every output is enumerable. The brute force scores
+    with teacher forcing (all steps in one call without input feeding), the beam step by step."""
+    model = _model(input_feeding=input_feeding)
     source = [4, 5]
     outputs = [list(o) for n in range(3) for o in itertools.product([4, 5], repeat=n)]
     brute = {tuple(o): _log_probability(model, source, o) / ((5 + len(o) + 1) / 6) ** alpha for o in outputs}
@@ -80,8 +100,9 @@ def test_greedy_is_a_beam_of_one_and_wider_beams_score_no_worse():
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_a_sentence_gets_the_same_output_in_any_batch(cell):
-    model = _model(cell, target_vocab=8)
+@pytest.mark.parametrize("input_feeding", [False, True])
+def test_a_sentence_gets_the_same_output_in_any_batch(cell, input_feeding):
+    model = _model(cell, target_vocab=8, input_feeding=input_feeding)
     together = beam_search(model, *_batch(SOURCES), beam=4)
     assert [beam_search(model, *_batch([s]), beam=4)[0] for s in SOURCES] == together
     assert [greedy(model, *_batch([s]))[0] for s in SOURCES] == greedy(model, *_batch(SOURCES))

@@ -10,6 +10,7 @@ import pytest
 
 from rnnkit import Translator, load_model
 from rnnkit.errors import BundleError, ConfigError, DataError
+from rnnkit.text.subwords import SubwordTokenizer
 
 SMALL = {"hidden_size": 48, "embedding_dim": 32, "vocab_size": 300, "epochs": 14, "lr": 0.005, "dropout": 0.1}
 
@@ -60,6 +61,33 @@ def test_a_bundle_translates_the_same(fitted, tmp_path):
         load_model(bundle)
 
 
+def test_one_vocabulary_for_both_sides_and_unigram_subwords(tmp_path):
+    sources, targets = toy_pairs(200)
+    settings = {**SMALL, "epochs": 1, "shared_vocab": True, "subword_model": "unigram"}
+    translator = Translator(**settings).fit(sources, targets, validation_data=toy_pairs(20, seed=1))
+    expected = SubwordTokenizer.train(sources + targets, SMALL["vocab_size"], "unigram").to_bytes()
+    assert translator.source_tokenizer_.to_bytes() == translator.target_tokenizer_.to_bytes() == expected
+    loaded = load_model(translator.save(tmp_path / "mt"))
+    assert loaded.params_["shared_vocab"] and loaded.translate(sources[:5]) == translator.translate(sources[:5])
+
+
+def test_a_bundle_of_format_1_loads_with_the_settings_it_was_made_with(tmp_path):
+    sources, targets = toy_pairs(200)
+    translator = Translator(**{**SMALL, "epochs": 1}, input_feeding=True).fit(sources, targets)
+    bundle = translator.save(tmp_path / "mt")
+    config = json.loads((bundle / "config.json").read_text())
+    for name in ("input_feeding", "subword_model", "shared_vocab"):
+        del config["params"][name]
+    (bundle / "config.json").write_text(json.dumps({**config, "format_version": 1}))
+    loaded = load_model(bundle)
+    assert {k: loaded.params_[k] for k in ("input_feeding", "subword_model", "shared_vocab")} == {
+        "input_feeding": True,
+        "subword_model": "bpe",
+        "shared_vocab": False,
+    }
+    assert loaded.translate(sources[:5]) == translator.translate(sources[:5])
+
+
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
@@ -80,6 +108,16 @@ def test_a_bundle_translates_the_same(fitted, tmp_path):
             lambda: Translator(attention="luong").fit(*toy_pairs(50)),
             ConfigError,
             r"^attention must be one of bahdanau, general, dot",
+        ),
+        (
+            lambda: Translator(subword_model="wordpiece").fit(*toy_pairs(50)),
+            ConfigError,
+            r"^subword_model must be one of bpe, unigram; got 'wordpiece'$",
+        ),
+        (
+            lambda: Translator(shared_vocab="yes").fit(*toy_pairs(50)),
+            ConfigError,
+            r"^shared_vocab must be True or False; got 'yes'$",
         ),
     ],
 )

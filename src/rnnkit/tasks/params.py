@@ -14,6 +14,7 @@ from rnnkit.nn.chars import CHAR_ENCODERS
 from rnnkit.nn.encoder import CELLS, ENCODINGS, POOLINGS
 from rnnkit.tasks.tagging.schemes import SCHEMES
 from rnnkit.text.pipeline import SPECIALS, TOKENIZERS
+from rnnkit.text.subwords import SUBWORD_MODELS
 from rnnkit.train.loop import MONITORS
 
 CHOICES = {
@@ -28,10 +29,11 @@ CHOICES = {
     "char_encoder": CHAR_ENCODERS,
     "tag_scheme": (None, *SCHEMES, "iobes"),
     "attention": ATTENTIONS,
+    "subword_model": SUBWORD_MODELS,
 }
 BOOLEANS = (
     *("bidirectional", "casing", "crf", "freeze_embeddings", "linear", "lowercase", "stopwords", "tie_weights"),
-    "verbose",
+    *("input_feeding", "shared_vocab", "verbose"),
 )
 # Integers whose None means "chosen from the data" (auto) rather than "no limit".
 AUTO = ("epochs", "patience")

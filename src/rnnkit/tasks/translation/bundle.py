@@ -20,7 +20,8 @@ from rnnkit.tasks.params import validate_params
 from rnnkit.text.subwords import SubwordTokenizer
 
 FORMAT = "rnnkit-translator"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: params hold "input_feeding", "subword_model" and "shared_vocab"
+VERSION_1 = {"input_feeding": True, "subword_model": "bpe", "shared_vocab": False}  # what version 1 did
 FILES = ("source.model", "target.model", "model.safetensors")
 CONFIG_KEYS = frozenset(("source_vocab", "target_vocab"))
 
@@ -49,6 +50,8 @@ def load(path: Path, config: dict):
     from rnnkit.tasks.translation.estimator import Translator, make_seq2seq
 
     check_files(path, FILES)
+    if isinstance(config.get("params"), dict) and config["format_version"] < 2:
+        config["params"] = {**VERSION_1, **config["params"]}
     known = set(Translator().get_params())
     params = check_config(config, path, known, lambda p: validate_params(p, Translator.monitors), CONFIG_KEYS)
     translator = Translator(**params)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from rnnkit.tasks.translation.decode import greedy
-from rnnkit.tasks.translation.model import Seq2Seq, translation_loss
+from rnnkit.tasks.translation.model import Seq2Seq, real_tokens, translation_loss
 from rnnkit.text.batches import Ragged, bucket_batches
 from rnnkit.text.pipeline import EOS_ID, PAD_ID, SOS_ID
 
@@ -55,8 +55,7 @@ class TranslationExamples:
         source, lengths, target = self.pairs.batch(idx)
         scores = model(source, lengths, target)
         total, count = translation_loss(scores, target, self.smoothing)
-        gold = target[1:]
-        correct = int(((scores.detach().argmax(dim=2) == gold) & (gold != PAD_ID)).sum())
+        correct = int((scores.detach().argmax(dim=1) == real_tokens(target)).sum())
         return total, total.new_tensor(float(count)), correct, count
 
     @torch.inference_mode()
