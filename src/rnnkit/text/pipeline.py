@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import html
 import re
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
-from rnnkit.errors import BundleError, ConfigError
+from rnnkit.errors import BundleError, ConfigError, DataError
 
 PAD, UNK, SOS, EOS = "<pad>", "<unk>", "<sos>", "<eos>"
 SPECIALS = (PAD, UNK, SOS, EOS)
@@ -213,33 +216,109 @@ class Vocab:
 
 
 def pad_sequences(
-    seqs: Sequence[Sequence[int]],
+    seqs: Sequence[Sequence[Any] | np.ndarray],
     maxlen: int | None = None,
+    dtype: DTypeLike = "int64",
     padding: str = "pre",
     truncating: str = "pre",
-    value: int = 0,
+    value: float | str = 0,
 ) -> np.ndarray:
-    """Pad (and truncate) id sequences into an ``(n, maxlen)`` int64 matrix, as Keras does.
+    """Pad (and truncate) sequences into one ``(n, maxlen, *features)`` array, as Keras does.
 
-    ``truncating="pre"`` drops tokens from the start (keeping the end), ``padding="pre"`` puts the
-    padding before the tokens. ``maxlen=None`` uses the longest sequence.
+    Models read fixed-size arrays, so ragged sequences are cut or filled to ``maxlen`` steps
+    (``None``: the longest). A sequence is a list or array of ``len`` items; an item is a scalar
+    (token ids: the output is ``(n, maxlen)``) or an array of one shape ``features`` shared by
+    every sequence (feature vectors: ``(n, maxlen, *features)``). ``truncating="pre"`` drops steps
+    from the start (keeping the end), ``padding="pre"`` puts the padding before the steps.
+
+    The arguments and their order are those of ``keras.utils.pad_sequences``, except that the
+    default ``dtype`` is ``"int64"`` (what ``torch`` embeddings index with) instead of ``"int32"``.
+    Strings need ``dtype=object`` or a string dtype (``str``, ``"<U5"``) and a string ``value``;
+    a plain ``str`` dtype is sized to the longest string, a fixed width such as ``"<U3"`` cuts
+    longer items as numpy does. A ``value`` the dtype cannot hold exactly (a string or ``1.5`` for
+    an integer dtype, ``-1`` for ``uint8``) is refused rather than silently changed.
     """
     for name, side in (("padding", padding), ("truncating", truncating)):
         if side not in ("pre", "post"):
             raise ConfigError(f"{name} must be 'pre' or 'post', got {side!r}")
+    if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(maxlen, int | np.integer) or maxlen < 0):
+        raise ConfigError(f"maxlen must be None or an integer >= 0, got {maxlen!r}")
+    lengths, item_shape, first = _sequence_shapes(seqs)
     if maxlen is None:
-        maxlen = max((len(s) for s in seqs), default=0)
-    out = np.full((len(seqs), maxlen), value, dtype=np.int64)
+        maxlen = max(lengths, default=0)
+    dtype = _pad_dtype(dtype, value, seqs)
+    out = np.full((len(seqs), maxlen, *item_shape), value, dtype=dtype)
     if maxlen == 0:
         return out
-    for row, seq in zip(out, seqs, strict=True):
+    for i, (row, seq) in enumerate(zip(out, seqs, strict=True)):
+        if not lengths[i]:
+            continue
         seq = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
-        if len(seq):
-            if padding == "pre":
-                row[-len(seq) :] = seq
-            else:
-                row[: len(seq)] = seq
+        try:
+            seq = np.asarray(seq, dtype=dtype)
+        except (TypeError, ValueError) as exc:
+            raise DataError(
+                f"sequence {i} cannot be stored as {dtype.name} ({exc}); choose a dtype that holds its items"
+            ) from None
+        if seq.shape[1:] != item_shape:
+            raise DataError(
+                f"sequence {i} has items of shape {seq.shape[1:]}, which is different from the expected shape "
+                f"{item_shape} of sequence {first}; every item of every sequence must have one shape"
+            )
+        if padding == "pre":
+            row[-len(seq) :] = seq
+        else:
+            row[: len(seq)] = seq
     return out
+
+
+def _sequence_shapes(seqs: Sequence[Sequence[Any] | np.ndarray]) -> tuple[list[int], tuple[int, ...], int]:
+    """The length of each sequence, the shape of an item (``()`` for scalars) taken from the first
+    non-empty sequence, and that sequence's index."""
+    lengths: list[int] = []
+    item_shape: tuple[int, ...] = ()
+    first = -1
+    for i, seq in enumerate(seqs):
+        try:
+            lengths.append(len(seq))
+        except TypeError:
+            raise DataError(f"sequence {i} is not a sequence but {seq!r}; pass a list of lists or arrays") from None
+        if first < 0 and lengths[-1]:
+            item_shape, first = np.asarray(seq).shape[1:], i
+    return lengths, item_shape, first
+
+
+def _pad_dtype(dtype: DTypeLike, value: object, seqs: Sequence[Sequence[Any] | np.ndarray]) -> np.dtype:
+    """``dtype`` as a numpy dtype, after checking that it holds ``value`` exactly."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ConfigError(f"dtype {dtype!r} is not a numpy dtype; try 'int64', 'float32' or object") from None
+    if dt.kind in "US":
+        if dt.itemsize == 0:  # str or bytes without a width: as wide as the longest string
+            width = max([len(str(value))] + [len(str(x)) for s in seqs for x in np.ravel(np.asarray(s, dtype=object))])
+            dt = np.dtype(f"{dt.kind}{width}")
+        width = dt.itemsize // (4 if dt.kind == "U" else 1)
+        if isinstance(value, str | bytes) and len(value) > width:
+            raise ConfigError(f"`value` {value!r} is longer than the {width} characters of `dtype` {dt.str}")
+        return dt
+    if dt.kind == "O":
+        return dt
+    if isinstance(value, str):  # Keras' message, made one line
+        raise ConfigError(
+            f"`dtype` {dt.name} is not compatible with `value`'s type: {type(value)}; use `dtype=object` "
+            "or a string dtype (str, '<U5') for strings"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy warns when a float cast to an integer overflows
+            held = np.array(value, dtype=dt)
+        exact = dt.kind not in "biu" or bool(held == value)
+    except (TypeError, ValueError, OverflowError, RuntimeWarning):
+        exact = False
+    if not exact:
+        raise ConfigError(f"`value` {value!r} does not fit `dtype` {dt.name}; pick a value it holds or another dtype")
+    return dt
 
 
 def one_hot(ids: np.ndarray | Sequence[int], vocab_size: int) -> np.ndarray:
