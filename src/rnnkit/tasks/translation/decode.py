@@ -33,21 +33,24 @@ def greedy(
     model.eval()
     encoded, state = model.encode(source, lengths)
     limits = length_limits(lengths, max_ratio, max_extra)
-    tokens = torch.full((source.size(1),), SOS_ID, dtype=torch.long)
-    done = torch.zeros(source.size(1), dtype=torch.bool)
-    out: list[list[int]] = [[] for _ in range(source.size(1))]
+    batch = source.size(1)
+    tokens = torch.full((batch,), SOS_ID, dtype=torch.long)
+    ends = torch.full((batch,), -1, dtype=torch.long)  # the step each output ended at (-1: open)
+    steps = []
     for t in range(int(limits.max())):
         scores, state = model.step(tokens, encoded, state)
         scores[:, list(NEVER)] = float("-inf")
         tokens = scores.argmax(dim=1)
-        for b in (~done).nonzero()[:, 0].tolist():
-            if tokens[b] == EOS_ID or t + 1 >= limits[b]:  # the limit's step is the <eos>, as in beam_search
-                done[b] = True
-            else:
-                out[b].append(int(tokens[b]))
-        if done.all():
+        steps.append(tokens)
+        # the limit's step is the <eos>, as in beam_search
+        ending = (ends < 0) & ((tokens == EOS_ID) | (t + 1 >= limits))
+        ends[ending] = t
+        if bool((ends >= 0).all()):
             break
-    return out
+    if not steps:  # a limit of 0 steps
+        return [[] for _ in range(batch)]
+    found = torch.stack(steps, dim=1).tolist()  # (batch, steps)
+    return [row[:end] for row, end in zip(found, ends.tolist(), strict=True)]
 
 
 @torch.no_grad()
