@@ -15,7 +15,8 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
-from rnnkit import LanguageModel, SequenceTagger, TextClassifier, __version__
+from rnnkit import Forecaster, LanguageModel, SequenceTagger, TextClassifier, __version__
+from rnnkit.data.timeseries import read_series
 from rnnkit.tasks.classification.bundle import FORMAT_VERSION
 
 from .tagging_corpus import make_tagged, write_conll
@@ -23,6 +24,7 @@ from .tagging_corpus import make_tagged, write_conll
 TINY = {"hidden_size": 8, "embedding_dim": 8, "epochs": 1, "ngram_buckets": 64, "min_freq": 1}
 TRAIN_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--epochs=1", "--ngram-buckets=64", "--min-freq=1", "--quiet"]
 TAGGER_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--char-size=8", "--epochs=1", "--quiet"]
+FORECAST_FLAGS = ["--lookback=12", "--horizon=6", "--segment=6", "--hidden-size=8", "--epochs=1", "--quiet"]
 LM_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--epochs=1", "--batch-size=2", "--steps=4", "--quiet"]
 OUT = "{d}/out"  # where failing train runs are told to write: it must not exist afterwards
 
@@ -75,6 +77,13 @@ def write_inputs(d: Path) -> None:
     (d / "two.src").write_text("a b\nc d\n")
     (d / "one.tgt").write_text("x\n")
     LanguageModel(hidden_size=8, embedding_dim=8, epochs=1, batch_size=2, steps=4).fit("abc abc cab " * 20).save(d / "lm")
+    hours = [f"2020-01-{1 + i // 24:02d} {i % 24:02d}:00" for i in range(200)]
+    _csv(d / "series.csv", [["date", "v"], *[[h, str(i % 7)] for i, h in enumerate(hours)]])
+    _csv(d / "short.csv", [["date", "v"], *[[h, "1"] for h in hours[:20]]])
+    _csv(d / "series_text.csv", [["date", "v"], *[[h, "abc" if i == 3 else "1"] for i, h in enumerate(hours)]])
+    Forecaster(lookback=12, horizon=6, segment=6, hidden_size=8, epochs=1).fit(read_series(d / "series.csv")).save(
+        d / "forecaster"
+    )
 
     model = d / "model"
     TextClassifier(**TINY).fit(texts, labels).save(model)
@@ -195,6 +204,13 @@ CASES: list[tuple[str, list[str], str]] = [
     ("translation files of different lengths", ["train", "--source", "{d}/two.src", "--target", "{d}/one.tgt"], E + "{d}/two.src has 2 lines but {d}/one.tgt has 1 line; line i of the target must translate line i of the source"),
     ("--source without --target", ["train", "--source", "{d}/two.src"], E + "give both files of the pairs: --source FILE and --target FILE (line-aligned)"),
     ("a classifier option for a language model", ["train", "{d}/blank.txt", "--task", "lm", "--pooling", "max"], E + "--pooling is not an option of lm (see --help)"),
+    ("a series with a word among its numbers", ["train", "{d}/series_text.csv", "--task", "forecast"], E + "{d}/series_text.csv, line 5, \"v\": 'abc' is not a number"),
+    ("a forecast horizon of 0", ["train", "{d}/series.csv", "--task", "forecast", "--horizon", "0"], E + "horizon must be an integer >= 1; got 0"),
+    ("a series shorter than lookback + horizon", ["train", "{d}/short.csv", "--task", "forecast"], E + "the series has 20 rows, 16 of them for training; lookback 12 + horizon 6 needs at least 18 training rows (shorten them or lower val_fraction)"),
+    ("a forecast target that is not a column", ["train", "{d}/series.csv", "--task", "forecast", "--target", "w"], E + "{d}/series.csv: no value column 'w'; the value columns are v"),
+    ("a forecast scored from a time that is not one", ["evaluate", "{d}/forecaster", "{d}/series.csv", "--from", "soon"], E + "'soon' is not an ISO 8601 time (such as 2017-11-01 or 2017-11-01 06:00)"),
+    ("a forecaster given two files", ["predict", "{d}/forecaster", "{d}/series.csv", "{d}/short.csv"], E + "a forecaster predicts from one series file: rnnkit predict MODEL FILE"),
+    ("a forecaster given other columns", ["predict", "{d}/forecaster", "{d}/good.csv"], E + "{d}/good.csv: no time column 'date'; the columns are text, label"),
 ]
 
 
@@ -205,6 +221,7 @@ def command(case_argv: list[str], d: Path) -> list[str]:
         argv = [*argv, "--quiet"]
     elif argv[0] == "train":
         flags = TAGGER_FLAGS if ".conll" in argv[1] else LM_FLAGS if "lm" in argv else TRAIN_FLAGS
+        flags = FORECAST_FLAGS if "forecast" in argv else flags
         argv = [*argv[:2], *flags, *argv[2:]]  # the case's own options come last and win
         if "--out" not in argv:
             argv += ["--out", OUT.format(d=d)]

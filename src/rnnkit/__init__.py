@@ -1,5 +1,5 @@
-"""rnnkit: train, evaluate, save and serve recurrent networks for text classification, tagging and
-language modelling on a CPU."""
+"""rnnkit: train, evaluate, save and serve recurrent networks for text classification, tagging,
+language modelling, translation and forecasting on a CPU."""
 
 import os
 
@@ -14,8 +14,9 @@ os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 from rnnkit.tasks import load_model
 from rnnkit.tasks.classification.estimator import TextClassifier
+from rnnkit.tasks.forecasting.estimator import Forecaster
 from rnnkit.tasks.language_model.estimator import LanguageModel
 from rnnkit.tasks.tagging.estimator import SequenceTagger
 from rnnkit.tasks.translation.estimator import Translator
 
-__all__ = ["LanguageModel", "SequenceTagger", "TextClassifier", "Translator", "__version__", "load_model"]
+__all__ = ["Forecaster", "LanguageModel", "SequenceTagger", "TextClassifier", "Translator", "__version__", "load_model"]

@@ -15,18 +15,32 @@ import warnings
 from pathlib import Path
 
 from rnnkit import __version__
-from rnnkit.cli import classify, lm, tag, translate
+from rnnkit.cli import classify, forecast, lm, tag, translate
 from rnnkit.data.conll import tagged_format
+from rnnkit.data.timeseries import MISSING_RULES
 from rnnkit.errors import ConfigError, RnnkitError, TrainingInterrupted
 from rnnkit.tasks import load_model
 from rnnkit.tasks.classification.estimator import TextClassifier
+from rnnkit.tasks.forecasting.estimator import Forecaster
 from rnnkit.tasks.language_model.estimator import LanguageModel
 from rnnkit.tasks.params import CHOICES
 from rnnkit.tasks.tagging.estimator import SequenceTagger
 from rnnkit.tasks.translation.estimator import Translator
 
-TASKS = {"classification": TextClassifier, "tagging": SequenceTagger, "lm": LanguageModel, "translation": Translator}
-CLI_MODULES = {TextClassifier: classify, SequenceTagger: tag, LanguageModel: lm, Translator: translate}
+TASKS = {
+    "classification": TextClassifier,
+    "tagging": SequenceTagger,
+    "lm": LanguageModel,
+    "translation": Translator,
+    "forecast": Forecaster,
+}
+CLI_MODULES = {
+    TextClassifier: classify,
+    SequenceTagger: tag,
+    LanguageModel: lm,
+    Translator: translate,
+    Forecaster: forecast,
+}
 
 # The estimator parameters offered as options, with their help: task_params reads back exactly these.
 MODEL_OPTIONS = {
@@ -54,12 +68,21 @@ MODEL_OPTIONS = {
     "input_feeding": "translation: feed each step's attentional vector into the decoder's next step (Luong)",
     "beam": "translation: beam width for translating (1: greedy)",
     "length_penalty": "translation: alpha of the beam's length penalty ((5 + length) / 6) ** alpha (0: none)",
+    "lookback": "forecast: steps of history each forecast reads",
+    "horizon": "forecast: steps forecast at once (all directly, none fed back)",
+    "segment": "forecast: the window is read in segments of this many steps (1: step by step); divides lookback",
+    "season": "forecast: the season length of the seasonal naive baseline, in steps ('none': no such baseline)",
+    "channel_mode": "forecast: independent (each target its own series, shared weights) or joint (all columns at once)",
+    "instance_norm": "forecast: take each window's last value (last) or mean and spread (revin) out, or none",
+    "highway": "forecast: add a linear map from each target's history to its forecast, trained with the network",
+    "loss": "forecast: training loss, mae or mse (early stopping watches it on validation)",
     "steps": "lm: tokens per window; gradients flow back this far, the state runs on across windows",
     "tie_weights": "lm, translation: the output layer reuses the (target) embedding matrix",
     "dropout": "dropout on embeddings, between layers and before the output layer, in [0, 1)",
     "pooling": "how the sequence is summarised: last state, max, mean or attention (true lengths only)",
     "ngram_buckets": "add a linear model over words and this many hashed word-pair buckets (0: off)",
-    "linear": "blend the RNN with TF-IDF and NB logistic regressions over word n-grams, weighted on validation",
+    "linear": "blend the RNN with linear models, weighted on validation (classification: TF-IDF and NB "
+    "logistic regressions over word n-grams; forecast: the ridge regression from lookback to horizon)",
     "tokenizer": "word (words and punctuation) or char",
     "lowercase": "lowercase words (tagging: the word vectors only; spelling and casing keep the case)",
     "stopwords": "remove common English function words",
@@ -128,7 +151,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, choices=[_spelled(name, c) for c in allowed], **kwargs)
         elif name == "embeddings":
             group.add_argument(flag, metavar="FILE", **kwargs)
-        elif name in ("num_words", "max_length", "epochs", "patience"):
+        elif name in ("num_words", "max_length", "epochs", "patience", "season"):
             group.add_argument(flag, type=_nullable(int, auto), **kwargs)
         elif name == "clip_norm":
             group.add_argument(flag, type=_nullable(float), **kwargs)
@@ -153,7 +176,7 @@ def train_task(args: argparse.Namespace) -> str:
     """``--task``; else translation with ``--source``, tagging for CoNLL/CoNLL-U files, else classification."""
     if args.task:
         return args.task
-    if args.source or args.target:
+    if args.source or (args.target and args.data is None):
         return "translation"
     if args.data is None:
         raise RnnkitError("give the training data (or --source and --target for translation)")
@@ -183,6 +206,7 @@ def build_parser() -> Parser:
     train.add_argument("--out", default="rnnkit-model", help="model directory to write (default: rnnkit-model)")
     add_column_options(train)
     add_pair_options(train, validation=True)
+    add_series_options(train)
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
     train.add_argument(
         "--resume",
@@ -219,6 +243,11 @@ def build_parser() -> Parser:
     evaluate.add_argument("--beam", type=int, help="translation: beam width (default: the model's)")
     add_column_options(evaluate)
     add_pair_options(evaluate, validation=False)
+    add_series_options(evaluate)
+    evaluate.add_argument(
+        "--from", dest="start", metavar="TIME", help="forecast: score the windows whose first step is at TIME or later"
+    )
+    evaluate.add_argument("--until", metavar="TIME", help="forecast: ... and at TIME or earlier")
 
     predict = commands.add_parser("predict", help="predict labels (or tags) for new texts")
     predict.add_argument("model", help="model directory written by 'rnnkit train'")
@@ -240,6 +269,12 @@ def build_parser() -> Parser:
     add_tagged_options(predict)
     add_sampling_options(predict)
     predict.add_argument("--beam", type=int, help="translation: beam width (default: the model's)")
+    predict.add_argument(
+        "--missing",
+        choices=MISSING_RULES,
+        default="interpolate",
+        help="forecast: fill missing values by interpolation in time (reported) or refuse them",
+    )
 
     generate = commands.add_parser("generate", help="continue a prompt with a language model")
     generate.add_argument("model", help="language model directory written by 'rnnkit train --task lm'")
@@ -252,12 +287,31 @@ def build_parser() -> Parser:
 def add_pair_options(parser: argparse.ArgumentParser, validation: bool) -> None:
     group = parser.add_argument_group("sentence pairs (translation)")
     group.add_argument("--source", metavar="FILE", help="sentences to translate, one per line (.gz ok)")
-    group.add_argument("--target", metavar="FILE", help="their translations, line by line")
+    group.add_argument(
+        "--target",
+        action="append",
+        metavar="FILE|COLUMN",
+        help="translation: the translations of --source, line by line; forecast: a column to forecast "
+        "(repeat for several; default: every value column)",
+    )
     if validation:
         group.add_argument("--val-source", metavar="FILE", help="validation sentences (default: the last pairs)")
         group.add_argument("--val-target", metavar="FILE", help="their translations")
     group.add_argument("--source-column", default="source", help="column of a pairs table (default: source)")
     group.add_argument("--target-column", default="target", help="column of a pairs table (default: target)")
+
+
+def add_series_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("time series (forecast)")
+    group.add_argument(
+        "--time-column", help="column of the time stamps (default: one named date, time, timestamp, ... if any)"
+    )
+    group.add_argument(
+        "--missing",
+        choices=MISSING_RULES,
+        default="interpolate",
+        help="fill missing values by linear interpolation in time (reported) or refuse them (default: interpolate)",
+    )
 
 
 def add_sampling_options(parser: argparse.ArgumentParser) -> None:

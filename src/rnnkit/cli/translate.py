@@ -16,8 +16,11 @@ from rnnkit.tasks.translation.estimator import Translator
 from rnnkit.train import checkpoint
 
 
-def read(args: argparse.Namespace, data: str | None, source: str | None, target: str | None) -> ParallelTexts:
+def read(args: argparse.Namespace, data: str | None, source: str | None, target: list[str] | None) -> ParallelTexts:
     """Pairs from two line-aligned files, or from one CSV/TSV/JSONL table with source and target columns."""
+    if target and len(target) > 1:
+        raise DataError("give one --target file (the translations of --source)")
+    target = target[0] if target else None
     if source or target:
         if not (source and target):
             raise DataError("give both files of the pairs: --source FILE and --target FILE (line-aligned)")
@@ -32,7 +35,7 @@ def train(args: argparse.Namespace, params: dict) -> int:
     checkpoint_dir = prepare(args, params)
     pairs = read(args, args.data, args.source, args.target)
     if args.val_source or args.val_target:
-        val = read(args, None, args.val_source, args.val_target)
+        val = read(args, None, args.val_source, [args.val_target] if args.val_target else None)
     else:  # the last pairs: see Translator.fit
         cut = len(pairs) - round(len(pairs) * params["val_fraction"])
         pairs, val = (

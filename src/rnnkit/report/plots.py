@@ -1,10 +1,11 @@
-"""PNG plots: learning curves and the confusion matrix, rendered to bytes for atomic writing."""
+"""PNG plots: learning curves, the confusion matrix and forecasts, rendered to bytes for atomic writing."""
 
 from __future__ import annotations
 
 import io
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # no screen needed; must precede pyplot's import
 import matplotlib.pyplot as plt
@@ -18,13 +19,14 @@ def _png(fig) -> bytes:
 
 
 def learning_curves(history: list[dict]) -> bytes:
-    """Loss and accuracy per epoch, training and validation side by side; an ensemble's records
-    (which carry ``"member"``) make one pair of curves per member."""
+    """Loss and (where there is one) accuracy per epoch, training and validation side by side; an
+    ensemble's records (which carry ``"member"``) make one pair of curves per member."""
     runs: dict[int | None, list[dict]] = {}
     for record in history:
         runs.setdefault(record.get("member"), []).append(record)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
+    keys = ("loss", "accuracy") if history and "accuracy" in history[0] else ("loss",)  # a forecast has no accuracy
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
         for member, records in runs.items():
             epochs = [r["epoch"] for r in records]
             suffix = "" if member is None else f" (member {member})"
@@ -58,4 +60,27 @@ def confusion_matrix(matrix: list[list[int]], labels: list[str], title: str) -> 
     for i, row in enumerate(matrix):
         for j, count in enumerate(row):
             ax.text(j, i, str(count), ha="center", va="center", color="white" if count > peak / 2 else "black")
+    return _png(fig)
+
+
+MAX_FORECAST_PANELS = 6
+
+
+def forecast(history: np.ndarray, truth: np.ndarray, predicted: np.ndarray, names: list[str], title: str) -> bytes:
+    """One window per target channel (the first ``MAX_FORECAST_PANELS``): its history ``(lookback,
+    targets)``, then the true ``(horizon, targets)`` and forecast values, on the original scale."""
+    panels = min(len(names), MAX_FORECAST_PANELS)
+    fig, axes = plt.subplots(panels, 1, figsize=(10, 2.4 * panels), squeeze=False, sharex=True)
+    past = np.arange(-len(history), 0)
+    future = np.arange(len(truth))
+    for k, ax in enumerate(axes[:, 0]):
+        ax.plot(past, history[:, k], color="0.4", label="history")
+        ax.plot(future, truth[:, k], color="black", label="truth")
+        ax.plot(future, predicted[:, k], color="tab:red", label="forecast")
+        ax.axvline(-0.5, color="0.7", linestyle=":")
+        ax.set_ylabel(names[k])
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="upper left")
+    axes[0, 0].set_title(title)
+    axes[-1, 0].set_xlabel("steps from the forecast's start")
     return _png(fig)

@@ -155,7 +155,7 @@ def load_weights(path: Path, build: Callable[[], nn.Module]) -> nn.Module:
 def read_history(path: Path) -> list[dict]:
     """Epoch records as ``train`` writes them (anything else is dropped, not trusted)."""
     history = read_json(path / "history.json") if (path / "history.json").is_file() else []
-    keys = {"epoch", "loss", "accuracy"}
+    keys = {"epoch", "loss"}
     valid = isinstance(history, list) and all(
         isinstance(r, dict) and keys <= set(r) and all(isinstance(v, (int, float)) for v in r.values()) for r in history
     )

@@ -15,7 +15,7 @@ import torch
 from rnnkit.errors import RnnkitError
 
 # torch dtype -> the name safetensors gives it in the file header
-DTYPE_NAMES = {torch.float32: "F32", torch.uint8: "U8", torch.int64: "I64"}
+DTYPE_NAMES = {torch.float32: "F32", torch.float64: "F64", torch.uint8: "U8", torch.int64: "I64"}
 
 
 def read_tensors(

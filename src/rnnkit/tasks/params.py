@@ -12,6 +12,8 @@ from rnnkit.errors import ConfigError
 from rnnkit.nn.attention import ATTENTIONS
 from rnnkit.nn.chars import CHAR_ENCODERS
 from rnnkit.nn.encoder import CELLS, ENCODINGS, POOLINGS
+from rnnkit.tasks.forecasting.examples import LOSSES
+from rnnkit.tasks.forecasting.model import CHANNEL_MODES, INSTANCE_NORMS
 from rnnkit.tasks.tagging.schemes import SCHEMES
 from rnnkit.text.pipeline import SPECIALS, TOKENIZERS
 from rnnkit.text.subwords import SUBWORD_MODELS
@@ -30,10 +32,13 @@ CHOICES = {
     "tag_scheme": (None, *SCHEMES, "iobes"),
     "attention": ATTENTIONS,
     "subword_model": SUBWORD_MODELS,
+    "channel_mode": CHANNEL_MODES,
+    "instance_norm": INSTANCE_NORMS,
+    "loss": LOSSES,
 }
 BOOLEANS = (
     *("bidirectional", "casing", "crf", "freeze_embeddings", "linear", "lowercase", "stopwords", "tie_weights"),
-    *("input_feeding", "shared_vocab", "verbose"),
+    *("input_feeding", "shared_vocab", "highway", "verbose"),
 )
 # Integers whose None means "chosen from the data" (auto) rather than "no limit".
 AUTO = ("epochs", "patience")
@@ -56,6 +61,10 @@ POSITIVE_INTS = {
     "steps": (2, False),
     "vocab_size": (300, False),  # SentencePiece's 256 bytes and our 4 specials come first
     "beam": (1, False),
+    "lookback": (1, False),
+    "horizon": (1, False),
+    "segment": (1, False),
+    "season": (1, True),
 }
 
 

@@ -235,7 +235,9 @@ def train(
                         save_checkpoint()
                         last_save = time.monotonic()
             # Weighted mean over the epoch, computed exactly like the validation loss.
-            record = {"epoch": progress.epoch, "loss": sums[0] / sums[1], "accuracy": sums[2] / sums[3]}
+            record = {"epoch": progress.epoch, "loss": sums[0] / sums[1]}
+            if sums[3]:  # tasks without an accuracy (forecasts) count nothing
+                record["accuracy"] = sums[2] / sums[3]
             if val_data is not None:
                 record |= {f"val_{name}": value for name, value in val_data.evaluate(scored).items()}
             record["seconds"] = time.perf_counter() - start
@@ -271,7 +273,7 @@ def _check_resumed(progress: Progress, settings: TrainSettings, validated: bool,
     scores = 1 if settings.monitor == "loss" else 2  # the length of validation_score()
     ok = (
         progress.epoch <= settings.epochs
-        and (progress.batch == 0 or (progress.sums[1] > 0 and progress.sums[3] > 0))
+        and (progress.batch == 0 or (progress.sums[1] > 0 and progress.sums[3] >= 0))
         and progress.stale < settings.patience
         and all(("val_loss" in r) == validated for r in progress.history)
         and (progress.best_score is None) == (not validated or not progress.history)
@@ -314,7 +316,9 @@ def _divergence(where: str, problem: str, settings: TrainSettings, checkpoints: 
 
 
 def _format_epoch(record: dict, epochs: int) -> str:
-    text = f"epoch {record['epoch']}/{epochs}  loss {record['loss']:.4f}  acc {record['accuracy']:.4f}"
+    text = f"epoch {record['epoch']}/{epochs}  loss {record['loss']:.4f}"
+    if "accuracy" in record:
+        text += f"  acc {record['accuracy']:.4f}"
     for name, value in record.items():
         if name.startswith("val_") and isinstance(value, float):
             text += f"  {name.replace('accuracy', 'acc')} {value:.4f}"
