@@ -16,7 +16,8 @@ from rnnkit.tasks import load_model
 from rnnkit.tasks.classification.estimator import TextClassifier
 from rnnkit.tasks.forecasting.estimator import Forecaster
 from rnnkit.tasks.language_model.estimator import LanguageModel
+from rnnkit.tasks.series_classification.estimator import SeriesClassifier
 from rnnkit.tasks.tagging.estimator import SequenceTagger
 from rnnkit.tasks.translation.estimator import Translator
 
-__all__ = ["Forecaster", "LanguageModel", "SequenceTagger", "TextClassifier", "Translator", "__version__", "load_model"]
+__all__ = ["Forecaster", "LanguageModel", "SeriesClassifier", "SequenceTagger", "TextClassifier", "Translator", "__version__", "load_model"]

@@ -1,4 +1,6 @@
-"""The forecasts every model must beat, computed on the same windows in the same run.
+"""The baselines every model must beat, computed on the same data in the same run.
+
+Forecasts:
 
 * last value: the last observed value, held for the whole horizon;
 * seasonal naive: the value one season earlier (``y[t + h] = y[t + h - k * season]``, the latest such
@@ -9,6 +11,8 @@
   deep long-horizon forecasters; a recurrent model should at least match it.
 
 Histories ``(n, lookback, channels)`` -> forecasts ``(n, horizon, channels)``, standardised scale.
+
+Series classification: 1-nearest-neighbour under the Euclidean distance.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.neighbors import KNeighborsClassifier
 
 from rnnkit.series.windows import Windows
 
@@ -77,3 +82,23 @@ class LinearBaseline:
         n, _, channels = history.shape
         out = _rows(history) @ self.weights  # (n * channels, horizon)
         return np.moveaxis(out.reshape(n, channels, -1), 1, 2).astype(np.float32)
+
+
+def resample(series: list[np.ndarray], length: int) -> np.ndarray:
+    """Series ``(time, channels)`` of any lengths linearly interpolated to ``length`` steps each:
+    ``(n, length * channels)``, the common ground a Euclidean distance needs."""
+    out = []
+    for s in series:
+        where = np.linspace(0, len(s) - 1, length)
+        out.append(np.column_stack([np.interp(where, np.arange(len(s)), s[:, c]) for c in range(s.shape[1])]).ravel())
+    return np.array(out)
+
+
+def nearest_neighbour_accuracy(
+    train: list[np.ndarray], train_labels: np.ndarray, test: list[np.ndarray], test_labels: np.ndarray
+) -> float:
+    """Accuracy of 1-nearest-neighbour classification under the Euclidean distance (the UCR archive's
+    reference baseline), series resampled to the longest training length when lengths differ."""
+    length = max(len(s) for s in train)
+    neighbours = KNeighborsClassifier(n_neighbors=1).fit(resample(train, length), train_labels)
+    return float(np.mean(neighbours.predict(resample(test, length)) == test_labels))

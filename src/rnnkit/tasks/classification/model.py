@@ -7,6 +7,7 @@ batches, their class-weighted loss and the validation scores.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,16 +142,20 @@ class ClassificationExamples:
     def lengths(self) -> np.ndarray:
         return self.data.lengths
 
-    def loss(self, model: RNNClassifier, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    def inputs(self, model: nn.Module, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's inputs for the items ``idx``: padded ids and lengths."""
+        return collate(self.data, idx, model.padding)
+
+    def loss(self, model: nn.Module, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, int, int]:
         """(summed weighted loss, summed weight, correct predictions, items) over the batch ``idx``."""
         y = torch.from_numpy(self.targets[idx])
-        logits = model(*collate(self.data, idx, model.padding))
+        logits = model(*self.inputs(model, idx))
         batch_loss, batch_weight = weighted_loss(logits, y, self.class_weights)
         correct = int((probabilities(logits.detach()).argmax(1) == y).sum())
         return batch_loss, batch_weight, correct, len(idx)
 
     @torch.inference_mode()
-    def evaluate(self, model: RNNClassifier) -> dict[str, float]:
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
         """``{"loss": weighted mean loss, "accuracy": ...}`` over the whole split."""
         model.eval()
         sums = np.zeros(4)
@@ -160,16 +165,26 @@ class ClassificationExamples:
         return {"loss": float(sums[0] / sums[1]), "accuracy": float(sums[2] / sums[3])}
 
 
-@torch.inference_mode()
 def predict_proba(model: RNNClassifier, data: Ragged, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
-    """Class probabilities ``(n, classes)``, in input order.
+    """Class probabilities ``(n, classes)`` of texts, in input order."""
+    return batched_probabilities(model, data.lengths, lambda idx: collate(data, idx, model.padding), batch_size)
 
-    Items are batched longest-first, a deterministic order: the same texts always meet the same
+
+@torch.inference_mode()
+def batched_probabilities(
+    model: nn.Module,
+    lengths: np.ndarray,
+    inputs: Callable[[np.ndarray], tuple[torch.Tensor, ...]],
+    batch_size: int = PREDICT_BATCH_SIZE,
+) -> np.ndarray:
+    """Class probabilities ``(n, classes)`` of items of ``lengths``, whose batches ``inputs(idx)`` makes.
+
+    Items are batched longest-first, a deterministic order: the same items always meet the same
     batches, hence the same floating-point results.
     """
     model.eval()
     classes = model.head.out_features if model.head.out_features > 1 else 2
-    out = np.empty((len(data), classes), dtype=np.float32)
-    for idx in bucket_batches(data.lengths, batch_size):
-        out[idx] = probabilities(model(*collate(data, idx, model.padding))).numpy()
+    out = np.empty((len(lengths), classes), dtype=np.float32)
+    for idx in bucket_batches(lengths, batch_size):
+        out[idx] = probabilities(model(*inputs(idx))).numpy()
     return out
