@@ -20,4 +20,13 @@ from rnnkit.tasks.series_classification.estimator import SeriesClassifier
 from rnnkit.tasks.tagging.estimator import SequenceTagger
 from rnnkit.tasks.translation.estimator import Translator
 
-__all__ = ["Forecaster", "LanguageModel", "SeriesClassifier", "SequenceTagger", "TextClassifier", "Translator", "__version__", "load_model"]
+__all__ = [
+    "Forecaster",
+    "LanguageModel",
+    "SequenceTagger",
+    "SeriesClassifier",
+    "TextClassifier",
+    "Translator",
+    "__version__",
+    "load_model",
+]
