@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import random
 import signal
 from pathlib import Path
@@ -40,6 +41,16 @@ def make_corpus(n: int, classes: tuple[str, ...] = ("neg", "pos"), seed: int = 0
         texts.append(" ".join(words) + rng.choice([".", "!", ""]))
         labels.append(label)
     return texts, labels
+
+
+def write_text(path: Path, text: str) -> Path:
+    """``text`` into ``path``, gzip-compressed when the name ends in ``.gz``."""
+    if path.name.endswith(".gz"):
+        with gzip.open(path, "wt", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
 
 
 def write_csv(path: Path, texts: list[str], labels: list[str]) -> Path:

@@ -3,7 +3,6 @@ baselines against hand-computed values and scikit-learn's ridge, and the time se
 
 from __future__ import annotations
 
-import gzip
 import warnings
 
 import numpy as np
@@ -16,6 +15,8 @@ from rnnkit.series import baselines
 from rnnkit.series.baselines import LinearBaseline, last_value, seasonal_naive
 from rnnkit.series.scaling import Standardizer
 from rnnkit.series.windows import Windows, origins
+
+from .conftest import write_text
 
 
 def test_windows_read_the_rows_before_and_from_their_origin():
@@ -79,31 +80,21 @@ def test_the_linear_baseline_is_ridge_with_an_unpenalised_constant(monkeypatch):
     assert ours.penalty == 3.0
 
 
-def _write(path, text: str, compress: bool = False):
-    if compress:
-        with gzip.open(path, "wt", encoding="utf-8") as f:
-            f.write(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_reading_a_series_finds_the_time_column_and_orders_targets_first(tmp_path):
-    path = _write(
+    path = write_text(
         tmp_path / "s.csv.gz",
         "load,date,temp\n1,2020-01-01 00:00:00,10\n2,2020-01-01 01:00:00,11\n3,2020-01-01 02:00:00,12\n",
-        compress=True,
     )
     series = read_series(path, targets=["temp"])
     assert series.time_column == "date" and series.columns == ["temp", "load"] and series.targets == 1
     np.testing.assert_array_equal(series.values, [[10, 1], [11, 2], [12, 3]])
     assert series.step == np.timedelta64(3600, "s")
-    monthly = read_series(_write(tmp_path / "m.csv", "Month,#Passengers\n1949-01,112\n1949-02,118\n1949-03,132\n"))
+    monthly = read_series(write_text(tmp_path / "m.csv", "Month,#Passengers\n1949-01,112\n1949-02,118\n1949-03,132\n"))
     assert monthly.step == np.timedelta64(1, "M") and monthly.columns == ["#Passengers"]
 
 
 def test_missing_values_are_interpolated_and_reported_or_refused(tmp_path):
-    path = _write(tmp_path / "s.csv", "t,a,b\n0,1,5\n1,,6\n2,3,NA\n3,4,8\n")
+    path = write_text(tmp_path / "s.csv", "t,a,b\n0,1,5\n1,,6\n2,3,NA\n3,4,8\n")
     with pytest.warns(
         UserWarning, match=r"missing values filled by linear interpolation in time \(a 1, b 1; first at line 3\)"
     ):
@@ -114,7 +105,8 @@ def test_missing_values_are_interpolated_and_reported_or_refused(tmp_path):
 
 
 def test_irregular_steps_are_reported(tmp_path):
-    path = _write(tmp_path / "s.csv", "date,v\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n2020-01-05,4\n2020-01-06,5\n")
+    days = "date,v\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n2020-01-05,4\n2020-01-06,5\n"
+    path = write_text(tmp_path / "s.csv", days)
     with pytest.warns(UserWarning, match=r"1 irregular time step\(s\) \(the usual step is 1 days; first at line 5"):
         read_series(path)
 
@@ -132,7 +124,7 @@ def test_irregular_steps_are_reported(tmp_path):
     ],
 )
 def test_bad_series_files_are_one_line_errors(tmp_path, text, options, message):
-    path = _write(tmp_path / "bad.csv", text)
+    path = write_text(tmp_path / "bad.csv", text)
     with warnings.catch_warnings(), pytest.raises(DataError, match=message):
         warnings.simplefilter("ignore")
         read_series(path, **options)

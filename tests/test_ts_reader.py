@@ -3,7 +3,6 @@ UCR/UEA files (GunPoint, JapaneseVowels) when they are present."""
 
 from __future__ import annotations
 
-import gzip
 import re
 from pathlib import Path
 
@@ -12,6 +11,8 @@ import pytest
 
 from rnnkit.data.ucr import LabeledSeries, read_ts
 from rnnkit.errors import DataError, DataFileNotFoundError
+
+from .conftest import write_text
 
 UCR = Path(__file__).resolve().parents[2] / "shared" / "data" / "ucr"
 
@@ -48,13 +49,7 @@ MULTIVARIATE = """\
 
 
 def write(tmp_path: Path, text: str, name: str = "x.ts") -> Path:
-    path = tmp_path / name
-    if name.endswith(".gz"):
-        with gzip.open(path, "wt", encoding="utf-8") as f:
-            f.write(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
+    return write_text(tmp_path / name, text)
 
 
 def test_univariate(tmp_path):
