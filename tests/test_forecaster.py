@@ -11,9 +11,11 @@ import pytest
 import torch
 
 from rnnkit import Forecaster, load_model
-from rnnkit.errors import ConfigError, DataError
+from rnnkit.errors import CheckpointError, ConfigError, DataError, TrainingInterrupted
 from rnnkit.tasks.forecasting.estimator import blend_weight
 from rnnkit.tasks.forecasting.model import SegmentRNN
+
+from .conftest import interrupt_training_at
 
 SMALL = {"lookback": 24, "horizon": 12, "segment": 6, "hidden_size": 32, "batch_size": 32, "lr": 0.005, "epochs": 12}
 
@@ -153,6 +155,20 @@ def test_a_bundle_forecasts_the_same(fitted, tmp_path):
 def test_bad_inputs_are_one_line_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_result(monkeypatch, tmp_path):
+    params = {**SMALL, "epochs": 3}
+    values = seasonal(400)
+    uninterrupted = Forecaster(**params).fit(values)
+    interrupt_training_at(monkeypatch, 12)  # mid-epoch 2: 8 batches an epoch
+    with pytest.raises(TrainingInterrupted):
+        Forecaster(**params).fit(values, checkpoint_dir=tmp_path / "ck")
+    monkeypatch.undo()
+    resumed = Forecaster(**params).fit(values, checkpoint_dir=tmp_path / "ck", resume=True)
+    np.testing.assert_array_equal(resumed.predict(values), uninterrupted.predict(values))
+    with pytest.raises(CheckpointError):  # another series is not this run's
+        Forecaster(**params).fit(values + 1.0, checkpoint_dir=tmp_path / "ck", resume=True)
 
 
 def test_a_history_of_other_columns_or_too_short_is_refused(fitted):

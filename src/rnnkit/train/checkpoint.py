@@ -261,7 +261,7 @@ def _is_history(history: object, epochs: int) -> bool:
         and all(
             isinstance(r, dict)
             and r.get("epoch") == i
-            and {"loss", "accuracy", "seconds"} <= set(r)
+            and {"loss", "seconds"} <= set(r)
             and _number_list(list(r.values()), len(r))
             for i, r in enumerate(history, 1)
         )

@@ -19,6 +19,7 @@ ends in ``_``.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -141,7 +142,7 @@ class Forecaster(BaseEstimator):
             len(train_windows), params["batch_size"], params["epochs"], params["patience"], FORECAST_MIN_UPDATES
         )
         settings = TrainSettings.of(params, epochs, patience, "loss")
-        data = fingerprint([series.values.tobytes().hex()], series.columns)
+        data = fingerprint([hashlib.sha256(series.values.tobytes()).hexdigest()], series.columns)
         checkpoints = Checkpoints.of_run(checkpoint_dir, checkpoint_every, params, data=data)
         history = train(
             model,

@@ -11,6 +11,7 @@ validates (early stopping) unless ``validation_data`` is given. Parameters are s
 
 from __future__ import annotations
 
+import hashlib
 import time
 import warnings
 from collections.abc import Sequence
@@ -113,7 +114,7 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         model = make_series_model(params, channels, len(classes))
         epochs, patience = schedule(len(series), params["batch_size"], params["epochs"], params["patience"])
         settings = TrainSettings.of(params, epochs, patience, params["monitor"])
-        data = fingerprint([s.tobytes().hex() for s in series], labels.tolist())
+        data = fingerprint([hashlib.sha256(s.tobytes()).hexdigest() for s in series], labels.tolist())
         checkpoints = Checkpoints.of_run(checkpoint_dir, checkpoint_every, params, classes=classes.tolist(), data=data)
         history = train(model, train_data, val_data, settings, checkpoints=checkpoints, resume=resume)
         self.params_, self.classes_, self.scaler_, self.model_, self.history_ = params, classes, scaler, model, history
