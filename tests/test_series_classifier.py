@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from rnnkit import load_model
 from rnnkit.errors import DataError
 from rnnkit.series.baselines import nearest_neighbour_accuracy, resample
 from rnnkit.tasks.series_classification.estimator import SeriesClassifier
@@ -45,6 +46,16 @@ def test_it_learns_ramps_of_any_length_and_beats_nothing_less_than_the_baseline(
     assert model.predict_proba(test[:3]).shape == (3, 2)
     standardised = model.scaler_.transform(np.concatenate(series))
     assert abs(standardised.mean()) < 0.2  # the scaler saw the training series (some went to validation)
+
+
+def test_a_bundle_predicts_the_same(tmp_path):
+    series, labels = shapes(60)
+    model = SeriesClassifier(hidden_size=8, epochs=2).fit(series, labels)
+    loaded = load_model(model.save(tmp_path / "sc"))
+    assert isinstance(loaded, SeriesClassifier) and loaded.classes_.tolist() == ["down", "up"]
+    np.testing.assert_array_equal(loaded.predict_proba(series[:10]), model.predict_proba(series[:10]))
+    with pytest.raises(DataError, match=r"^prediction series 0 has 1 channels; expected 2$"):
+        loaded.predict([np.zeros(5)])
 
 
 def test_one_nearest_neighbour_against_brute_force():

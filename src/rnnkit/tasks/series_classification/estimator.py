@@ -27,6 +27,7 @@ from rnnkit.errors import ConfigError, DataError
 from rnnkit.series.scaling import Standardizer
 from rnnkit.tasks.classification.estimator import check_classes, class_indices, class_weights, holdout
 from rnnkit.tasks.params import validate_params
+from rnnkit.tasks.series_classification import bundle
 from rnnkit.tasks.series_classification.model import SeriesExamples, SeriesRNN, predict_proba
 from rnnkit.train.checkpoint import Checkpoints, fingerprint
 from rnnkit.train.loop import TrainSettings, schedule, train
@@ -132,6 +133,11 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: Sequence) -> np.ndarray:
         """The most probable label of each series."""
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def save(self, path: str | Path, metrics: dict | None = None) -> Path:
+        """Write the model bundle directory (atomically); ``metrics`` adds ``metrics.json``."""
+        check_is_fitted(self, "model_")
+        return bundle.save(self, Path(path), metrics)
 
 
 def make_series_model(params: dict, channels: int, num_classes: int) -> SeriesRNN:
