@@ -15,7 +15,7 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
-from rnnkit import Forecaster, LanguageModel, SequenceTagger, TextClassifier, __version__
+from rnnkit import Forecaster, LanguageModel, SequenceTagger, SeriesClassifier, TextClassifier, __version__
 from rnnkit.data.timeseries import read_series
 from rnnkit.tasks.classification.bundle import FORMAT_VERSION
 
@@ -24,6 +24,7 @@ from .tagging_corpus import make_tagged, write_conll
 TINY = {"hidden_size": 8, "embedding_dim": 8, "epochs": 1, "ngram_buckets": 64, "min_freq": 1}
 TRAIN_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--epochs=1", "--ngram-buckets=64", "--min-freq=1", "--quiet"]
 TAGGER_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--char-size=8", "--epochs=1", "--quiet"]
+SERIES_FLAGS = ["--hidden-size=8", "--epochs=1", "--quiet"]
 FORECAST_FLAGS = ["--lookback=12", "--horizon=6", "--segment=6", "--hidden-size=8", "--epochs=1", "--quiet"]
 LM_FLAGS = ["--hidden-size=8", "--embedding-dim=8", "--epochs=1", "--batch-size=2", "--steps=4", "--quiet"]
 OUT = "{d}/out"  # where failing train runs are told to write: it must not exist afterwards
@@ -81,6 +82,11 @@ def write_inputs(d: Path) -> None:
     _csv(d / "series.csv", [["date", "v"], *[[h, str(i % 7)] for i, h in enumerate(hours)]])
     _csv(d / "short.csv", [["date", "v"], *[[h, "1"] for h in hours[:20]]])
     _csv(d / "series_text.csv", [["date", "v"], *[[h, "abc" if i == 3 else "1"] for i, h in enumerate(hours)]])
+    (d / "bad_label.ts").write_text("@problemName x\n@univariate true\n@classLabel true a b\n@data\n1,2,3:a\n1,2,3:c\n")
+    ramps = [[float(i * (1 if k % 2 else -1)) for i in range(8)] for k in range(20)]
+    SeriesClassifier(hidden_size=8, epochs=1).fit(ramps, ["up" if k % 2 else "down" for k in range(20)]).save(
+        d / "series_model"
+    )
     Forecaster(lookback=12, horizon=6, segment=6, hidden_size=8, epochs=1).fit(read_series(d / "series.csv")).save(
         d / "forecaster"
     )
@@ -210,6 +216,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("a forecast target that is not a column", ["train", "{d}/series.csv", "--task", "forecast", "--target", "w"], E + "{d}/series.csv: no value column 'w'; the value columns are v"),
     ("a forecast scored from a time that is not one", ["evaluate", "{d}/forecaster", "{d}/series.csv", "--from", "soon"], E + "'soon' is not an ISO 8601 time (such as 2017-11-01 or 2017-11-01 06:00)"),
     ("a forecaster given two files", ["predict", "{d}/forecaster", "{d}/series.csv", "{d}/short.csv"], E + "a forecaster predicts from one series file: rnnkit predict MODEL FILE"),
+    ("a .ts label outside its @classLabel", ["train", "{d}/bad_label.ts"], E + "{d}/bad_label.ts:6: class label 'c' is not one of the @classLabel classes (a b)"),
+    ("a series classifier given a csv", ["predict", "{d}/series_model", "{d}/good.csv"], E + "{d}/good.csv: a series classifier reads UCR/UEA .ts files (optionally .gz)"),
     ("a forecaster given other columns", ["predict", "{d}/forecaster", "{d}/good.csv"], E + "{d}/good.csv: no time column 'date'; the columns are text, label"),
 ]
 
@@ -221,7 +229,7 @@ def command(case_argv: list[str], d: Path) -> list[str]:
         argv = [*argv, "--quiet"]
     elif argv[0] == "train":
         flags = TAGGER_FLAGS if ".conll" in argv[1] else LM_FLAGS if "lm" in argv else TRAIN_FLAGS
-        flags = FORECAST_FLAGS if "forecast" in argv else flags
+        flags = FORECAST_FLAGS if "forecast" in argv else SERIES_FLAGS if ".ts" in argv[1] else flags
         argv = [*argv[:2], *flags, *argv[2:]]  # the case's own options come last and win
         if "--out" not in argv:
             argv += ["--out", OUT.format(d=d)]

@@ -3,6 +3,8 @@ baseline against brute force, and bad inputs as one-line errors."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,8 @@ from rnnkit.errors import DataError
 from rnnkit.series.baselines import nearest_neighbour_accuracy, resample
 from rnnkit.tasks.series_classification.estimator import SeriesClassifier
 from rnnkit.tasks.series_classification.model import SeriesRNN, collate
+
+from .conftest import write_text
 
 
 def shapes(n: int, seed: int = 0) -> tuple[list[np.ndarray], list[str]]:
@@ -103,3 +107,36 @@ def test_missing_values_are_interpolated_with_a_warning():
 def test_bad_inputs_are_one_line_errors(series, labels, message):
     with pytest.raises(DataError, match=message):
         SeriesClassifier(epochs=1).fit(series, labels)
+
+
+def _ts(path, series: list[np.ndarray], labels: list[str]):
+    """A univariate-or-multivariate .ts file of the series (channels ``:``-separated) and labels."""
+    classes = " ".join(sorted(set(labels)))
+    head = (
+        f"@problemName ramps\n@univariate false\n@dimensions {series[0].shape[1]}\n@classLabel true {classes}\n@data\n"
+    )
+    lines = [
+        ":".join(",".join(f"{v:.5f}" for v in s[:, c]) for c in range(s.shape[1])) + f":{label}"
+        for s, label in zip(series, labels, strict=True)
+    ]
+    return write_text(path, head + "\n".join(lines) + "\n")
+
+
+def test_the_cli_trains_on_ts_files_with_the_1nn_baseline_evaluates_and_predicts(tmp_path, capsys):
+    from rnnkit.cli import main
+
+    train = _ts(tmp_path / "ramps_TRAIN.ts", *shapes(120))
+    test = _ts(tmp_path / "ramps_TEST.ts.gz", *shapes(40, seed=1))
+    out = tmp_path / "sc"
+    flags = ["--hidden-size=16", "--epochs=10", "--batch-size=16", "--quiet"]
+    assert main(["train", str(train), "--test", str(test), "--out", str(out), *flags]) == 0
+    printed = capsys.readouterr().out
+    assert "test: accuracy" in printed and "1-NN Euclidean" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["n"] == 40 and metrics["test"]["accuracy"] >= 0.9
+    assert 0 <= metrics["validation"]["baselines"]["1nn_euclidean"] <= 1
+    assert main(["evaluate", str(out), str(test), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == metrics["test"]["accuracy"]
+    assert main(["predict", str(out), str(test)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "label,p_down,p_up" and len(lines) == 41

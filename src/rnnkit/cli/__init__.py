@@ -1,7 +1,8 @@
 """``rnnkit train | evaluate | predict | baseline`` for every task.
 
 The task of ``train`` is ``--task`` or, when not given, told by the data (``.conll``/``.conllu``
-files are tagging; everything else classification); ``evaluate`` and ``predict`` follow the task the
+files are tagging; everything else classification: of numeric series for UCR/UEA ``.ts`` files, else
+of texts); ``evaluate`` and ``predict`` follow the task the
 bundle records. Errors a user can cause end in one line on stderr and exit code 2, never a traceback.
 """
 
@@ -15,7 +16,7 @@ import warnings
 from pathlib import Path
 
 from rnnkit import __version__
-from rnnkit.cli import classify, forecast, lm, tag, translate
+from rnnkit.cli import classify, forecast, lm, series, tag, translate
 from rnnkit.data.conll import tagged_format
 from rnnkit.data.timeseries import MISSING_RULES
 from rnnkit.errors import ConfigError, RnnkitError, TrainingInterrupted
@@ -24,6 +25,7 @@ from rnnkit.tasks.classification.estimator import TextClassifier
 from rnnkit.tasks.forecasting.estimator import Forecaster
 from rnnkit.tasks.language_model.estimator import LanguageModel
 from rnnkit.tasks.params import CHOICES
+from rnnkit.tasks.series_classification.estimator import SeriesClassifier
 from rnnkit.tasks.tagging.estimator import SequenceTagger
 from rnnkit.tasks.translation.estimator import Translator
 
@@ -40,6 +42,7 @@ CLI_MODULES = {
     LanguageModel: lm,
     Translator: translate,
     Forecaster: forecast,
+    SeriesClassifier: series,
 }
 
 # The estimator parameters offered as options, with their help: task_params reads back exactly these.
@@ -159,9 +162,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, type=type(default), **kwargs)
 
 
-def task_params(args: argparse.Namespace, task: str) -> dict:
-    """The chosen task's parameters: its defaults, then the options given (refusing another task's)."""
-    params = TASKS[task]().get_params()
+def task_params(args: argparse.Namespace, task: str, estimator: type) -> dict:
+    """The chosen estimator's parameters: its defaults, then the options given (refusing another task's)."""
+    params = estimator().get_params()
     given = {name: getattr(args, name) for name in MODEL_OPTIONS if hasattr(args, name)}
     for name in given.keys() & CHOICES.keys():
         given[name] = None if given[name] in ("auto", "none") else given[name]
@@ -356,8 +359,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     task = train_task(args)
     if args.data is None and task != "translation":
         raise RnnkitError(f"give the training data of the {task} task")
-    params = task_params(args, task)
-    return CLI_MODULES[TASKS[task]].train(args, params)
+    estimator = TASKS[task]
+    if task == "classification" and series.is_series_file(args.data):  # numbers, not text
+        estimator = SeriesClassifier
+    return CLI_MODULES[estimator].train(args, task_params(args, task, estimator))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
