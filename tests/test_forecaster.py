@@ -112,6 +112,7 @@ def test_predict_forecasts_after_the_history_on_the_original_scale(fitted):
     assert np.abs(forecast[:, 1] - values[600:612, 1]).mean() < 2.0  # level 50 kept, swing of 5
     report = fitted.report(values, start=600, stop=610)
     assert report["n"] == 10  # origins 600..609
+    assert fitted.evaluate(values, start=600, stop=610) == report
 
 
 def test_a_bundle_forecasts_the_same(fitted, tmp_path):

@@ -198,6 +198,8 @@ class Forecaster(BaseEstimator):
             )
         return self._scores(windows)
 
+    evaluate = report  # the name forecasting libraries use for the same thing
+
     def score(self, X: TimeSeries | np.ndarray, y: None = None) -> float:
         """Minus the standardised MSE (higher is better, as scikit-learn's searches expect)."""
         return -self.report(X)["mse"]
