@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from rnnkit import Forecaster, load_model
+from rnnkit.data.timeseries import TimeSeries
 from rnnkit.errors import CheckpointError, ConfigError, DataError, TrainingInterrupted
 from rnnkit.tasks.forecasting.estimator import blend_weight
 from rnnkit.tasks.forecasting.model import SegmentRNN
@@ -170,6 +171,16 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(monkeypatch, tmp
     np.testing.assert_array_equal(resumed.predict(values), uninterrupted.predict(values))
     with pytest.raises(CheckpointError):  # another series is not this run's
         Forecaster(**params).fit(values + 1.0, checkpoint_dir=tmp_path / "ck", resume=True)
+
+
+def test_inputs_are_read_jointly_and_said_to_be_unread_independently():
+    values = seasonal(300)
+    series = TimeSeries(values, ["wave", "level"], targets=1)
+    settings = {**SMALL, "epochs": 1}
+    with pytest.warns(UserWarning, match=r"^the input column\(s\) level are not read: channel_mode 'independent'"):
+        Forecaster(**settings).fit(series)
+    joint = Forecaster(**settings, channel_mode="joint").fit(series)
+    assert joint.predict(series).shape == (12, 1)
 
 
 def test_a_history_of_other_columns_or_too_short_is_refused(fitted):

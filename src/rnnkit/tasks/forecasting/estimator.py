@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,13 @@ class Forecaster(BaseEstimator):
             raise ConfigError("resume=True needs the checkpoint_dir to resume from")
         started = time.perf_counter()
         series = as_series(X)
+        inputs = series.columns[series.targets :]
+        if inputs and params["channel_mode"] == "independent":
+            warnings.warn(
+                f"the input column(s) {', '.join(inputs)} are not read: channel_mode 'independent' reads each "
+                "target alone ('joint' reads every column)",
+                stacklevel=2,
+            )
         lookback, horizon = params["lookback"], params["horizon"]
         cut = len(series) - round(len(series) * params["val_fraction"])
         if cut < lookback + horizon:
