@@ -209,7 +209,7 @@ def build_parser() -> Parser:
     train.add_argument("--out", default="rnnkit-model", help="model directory to write (default: rnnkit-model)")
     add_column_options(train)
     add_pair_options(train, validation=True)
-    add_series_options(train)
+    add_series_options(train, train=True)
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
     train.add_argument(
         "--resume",
@@ -246,7 +246,7 @@ def build_parser() -> Parser:
     evaluate.add_argument("--beam", type=int, help="translation: beam width (default: the model's)")
     add_column_options(evaluate)
     add_pair_options(evaluate, validation=False)
-    add_series_options(evaluate)
+    add_series_options(evaluate, train=False)
     evaluate.add_argument(
         "--from", dest="start", metavar="TIME", help="forecast: score the windows whose first step is at TIME or later"
     )
@@ -272,12 +272,7 @@ def build_parser() -> Parser:
     add_tagged_options(predict)
     add_sampling_options(predict)
     predict.add_argument("--beam", type=int, help="translation: beam width (default: the model's)")
-    predict.add_argument(
-        "--missing",
-        choices=MISSING_RULES,
-        default="interpolate",
-        help="forecast: fill missing values by interpolation in time (reported) or refuse them",
-    )
+    add_series_options(predict, train=False)
 
     generate = commands.add_parser("generate", help="continue a prompt with a language model")
     generate.add_argument("model", help="language model directory written by 'rnnkit train --task lm'")
@@ -304,11 +299,13 @@ def add_pair_options(parser: argparse.ArgumentParser, validation: bool) -> None:
     group.add_argument("--target-column", default="target", help="column of a pairs table (default: target)")
 
 
-def add_series_options(parser: argparse.ArgumentParser) -> None:
+def add_series_options(parser: argparse.ArgumentParser, train: bool) -> None:
+    """Reading a time series table; after training the model knows its time column and columns."""
     group = parser.add_argument_group("time series (forecast)")
-    group.add_argument(
-        "--time-column", help="column of the time stamps (default: one named date, time, timestamp, ... if any)"
-    )
+    if train:
+        group.add_argument(
+            "--time-column", help="column of the time stamps (default: one named date, time, timestamp, ... if any)"
+        )
     group.add_argument(
         "--missing",
         choices=MISSING_RULES,

@@ -30,7 +30,6 @@ def train(args: argparse.Namespace, params: dict) -> int:
     started = time.perf_counter()
     forecaster.fit(series, **fit_options(args, checkpoint_dir))
     metrics = {"validation": forecaster.validation_}
-    cut = len(series) - round(len(series) * params["val_fraction"])
     figures = {"forecast_validation.png": forecaster.figure(series, "the last validation window")}
     if args.test:
         test = read_like(args, forecaster, args.test)
@@ -41,7 +40,6 @@ def train(args: argparse.Namespace, params: dict) -> int:
     for split in ("validation", "test"):
         if split in metrics:
             print(f"{split} ({metrics[split]['n']:,} windows): {_headline(metrics[split])}")
-    print(f"  (validation: rows {cut + 1:,}-{len(series):,} of the file, history from before)")
     out = forecaster.save(args.out, metrics, figures)
     checkpoint.remove(checkpoint_dir)
     print(f"trained {metrics['epochs']} epochs in {time.perf_counter() - started:.0f}s\nmodel saved to {out}/")

@@ -273,7 +273,7 @@ def _check_resumed(progress: Progress, settings: TrainSettings, validated: bool,
     scores = 1 if settings.monitor == "loss" else 2  # the length of validation_score()
     ok = (
         progress.epoch <= settings.epochs
-        and (progress.batch == 0 or (progress.sums[1] > 0 and progress.sums[3] >= 0))
+        and (progress.batch == 0 or progress.sums[1] > 0)
         and progress.stale < settings.patience
         and all(("val_loss" in r) == validated for r in progress.history)
         and (progress.best_score is None) == (not validated or not progress.history)
