@@ -217,7 +217,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("a forecast scored from a time that is not one", ["evaluate", "{d}/forecaster", "{d}/series.csv", "--from", "soon"], E + "'soon' is not an ISO 8601 time (such as 2017-11-01 or 2017-11-01 06:00)"),
     ("a forecaster given two files", ["predict", "{d}/forecaster", "{d}/series.csv", "{d}/short.csv"], E + "a forecaster predicts from one series file: rnnkit predict MODEL FILE"),
     ("a .ts label outside its @classLabel", ["train", "{d}/bad_label.ts"], E + "{d}/bad_label.ts:6: class label 'c' is not one of the @classLabel classes (a b)"),
-    ("a series classifier given a csv", ["predict", "{d}/series_model", "{d}/good.csv"], E + "{d}/good.csv: a series classifier reads UCR/UEA .ts files (optionally .gz)"),
+    ("a series classifier given a csv", ["predict", "{d}/series_model", "{d}/good.csv"], E + "{d}/good.csv: a series classifier reads UCR/UEA .ts files or tables of a label and numbers per row (.csv/.tsv, optionally .gz)"),
     ("a forecaster given other columns", ["predict", "{d}/forecaster", "{d}/good.csv"], E + "{d}/good.csv: no time column 'date'; the columns are text, label"),
 ]
 

@@ -217,3 +217,25 @@ def test_the_cli_trains_evaluates_from_a_time_and_predicts_with_time_stamps(tmp_
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "date,wave" and len(lines) == 13
     assert lines[1].startswith("2021-01-26 00:00")  # the hour after the last row (600 h after the start)
+
+
+def test_a_pandas_frame_is_read_by_column_names_with_its_dates():
+    pd = pytest.importorskip("pandas")
+    values = seasonal(300)
+    index = pd.date_range("2020-01-01", periods=300, freq="h")
+    frame = pd.DataFrame({"level": values[:, 1], "wave": values[:, 0]}, index=index)
+    settings = {**SMALL, "epochs": 1, "channel_mode": "joint"}
+    model = Forecaster(**settings).fit(frame, targets=["wave"])
+    assert model.columns_ == ["wave", "level"] and model.targets_ == 1
+    assert model.step_ == np.timedelta64(3600, "s")
+    series = TimeSeries(values, ["wave", "level"], targets=1)
+    np.testing.assert_array_equal(model.predict(frame), model.predict(series))  # by name, not position
+    np.testing.assert_array_equal(model.predict(frame[["wave", "level"]]), model.predict(series))
+    with pytest.raises(DataError, match=r"^no column 'x' in the frame; its columns are level, wave$"):
+        Forecaster(**settings).fit(frame, targets=["x"])
+    gap = frame.copy()
+    gap.iloc[5, 1] = np.nan
+    with pytest.raises(DataError, match=r"^column 'wave' of the frame has a missing or infinite value at row 5"):
+        Forecaster(**settings).fit(gap, targets=["wave"])
+    with pytest.raises(ConfigError, match=r"^targets= names columns of a DataFrame"):
+        Forecaster(**settings).fit(values, targets=["0"])

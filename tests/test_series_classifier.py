@@ -1,5 +1,7 @@
-"""The series classifier: exact lengths (padding never read), it learns a shape-based task, the 1-NN
-baseline against brute force, and bad inputs as one-line errors."""
+"""The series classifier: exact lengths (padding never read, segments included), it learns a
+shape-based task, the nearest neighbours and the 1-NN baseline against scikit-learn and brute force,
+the blend weight by hand, cross-fitting, bundles (format 1 too), resume, and bad inputs as one-line
+errors."""
 
 from __future__ import annotations
 
@@ -8,14 +10,19 @@ import json
 import numpy as np
 import pytest
 import torch
+from sklearn.neighbors import KNeighborsClassifier
 
 from rnnkit import load_model
-from rnnkit.errors import DataError
+from rnnkit.data.tables import stratified_folds
+from rnnkit.errors import ConfigError, DataError, TrainingInterrupted
 from rnnkit.series.baselines import nearest_neighbour_accuracy, resample
-from rnnkit.tasks.series_classification.estimator import SeriesClassifier
-from rnnkit.tasks.series_classification.model import SeriesRNN, collate
+from rnnkit.series.neighbours import NearestNeighbours
+from rnnkit.tasks.series_classification.estimator import SeriesClassifier, blend_weight
+from rnnkit.tasks.series_classification.model import SeriesEnsemble, SeriesRNN, auto_segment, collate, segments
 
-from .conftest import write_text
+from .conftest import interrupt_training_at, write_text
+
+SMALL = {"hidden_size": 8, "epochs": 2, "batch_size": 16}
 
 
 def shapes(n: int, seed: int = 0) -> tuple[list[np.ndarray], list[str]]:
@@ -76,6 +83,114 @@ def test_one_nearest_neighbour_against_brute_force():
     np.testing.assert_allclose(resample([np.array([[0.0], [2.0]])], 3), [[0.0, 1.0, 2.0]])
 
 
+def test_nearest_neighbours_answer_as_scikit_learn_with_probabilities():
+    rng = np.random.default_rng(1)
+    train = [rng.normal(size=(int(rng.integers(6, 12)), 2)) for _ in range(30)]
+    test = [rng.normal(size=(int(rng.integers(6, 12)), 2)) for _ in range(40)]
+    targets = np.arange(30) % 3
+    nearest = NearestNeighbours.fit(train, targets, num_classes=4)  # class 3 has no member
+    length = max(len(s) for s in train)
+    reference = KNeighborsClassifier(n_neighbors=1).fit(resample(train, length), targets)
+    proba = nearest.predict_proba(test)
+    np.testing.assert_array_equal(proba.argmax(axis=1), reference.predict(resample(test, length)))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (proba[:, 3] == 0).all()
+    # a class's distance is that of its nearest member, by brute force
+    flat_train, flat_test = resample(train, length), resample(test, length)
+    brute = np.sqrt(((flat_test[:, None] - flat_train[None]) ** 2).sum(axis=2))
+    np.testing.assert_allclose(nearest.class_distances(test)[:, 0], brute[:, targets == 0].min(axis=1), rtol=1e-9)
+    # the scale: the median distance from a member to its nearest other member, never itself
+    members = np.sqrt(((flat_train[:, None] - flat_train[None]) ** 2).sum(axis=2)) + np.diag(np.full(30, np.inf))
+    assert nearest.scale == pytest.approx(np.median(members.min(axis=1)), rel=1e-9)
+    logits = -nearest.class_distances(test[:1]) / nearest.scale
+    np.testing.assert_allclose(proba[0], np.exp(logits[0]) / np.exp(logits[0]).sum(), rtol=1e-9)
+
+
+def test_the_blend_weight_by_hand():
+    # two series; the network is right about the first only, the neighbours about the second only
+    network = np.array([[0.9, 0.1], [0.6, 0.4]])
+    neighbours = np.array([[0.3, 0.7], [0.0, 1.0]])
+    targets = np.array([0, 1])
+    # w * 0.9 + (1 - w) * 0.3 > 0.5 needs w > 1/3; w * 0.4 + (1 - w) > 0.5 needs w < 5/6: both right
+    # for w in 0.35, 0.40, ..., 0.80 of the grid, whose middle (the 6th of 10) is 0.6
+    assert blend_weight(network, neighbours, targets) == pytest.approx(0.6)
+    # other neighbours: every w gets the first right (0.9 w + 0.8 (1 - w)) and the second wrong
+    # (0.4 w + 0.1 (1 - w) < 0.5): all 21 weights tie, the middle is 0.5
+    other = np.array([[0.8, 0.2], [0.9, 0.1]])
+    assert blend_weight(network, other, targets) == pytest.approx(0.5)
+
+
+def test_folds_deal_every_class_evenly():
+    labels = np.array(["a"] * 10 + ["b"] * 7 + ["c"] * 3)
+    fold = stratified_folds(labels, 5, seed=0)
+    assert np.bincount(fold).tolist() == [4, 4, 4, 4, 4]
+    assert np.bincount(fold[:10]).tolist() == [2, 2, 2, 2, 2]
+    assert sorted(np.bincount(fold[10:17], minlength=5).tolist()) == [1, 1, 1, 2, 2]
+    np.testing.assert_array_equal(fold, stratified_folds(labels, 5, seed=0))
+
+
+def test_segments_put_consecutive_steps_side_by_side_and_stay_exact():
+    values = np.arange(14, dtype=np.float32).reshape(7, 2)  # 7 steps, 2 channels
+    cut = segments(values, 3)
+    assert cut.shape == (3, 6)
+    np.testing.assert_array_equal(cut[0], [0, 1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(cut[2], [12, 13, 0, 0, 0, 0])  # the last segment filled with zeros
+    assert segments(values, 1) is values
+    assert auto_segment([150, 150, 151]) == 6 and auto_segment([24, 30]) == 1
+    series, labels = shapes(40)
+    model = SeriesClassifier(**SMALL, segment=4, folds=1).fit(series, labels)
+    alone = np.concatenate([model.predict_proba([s]) for s in series[:6]])
+    np.testing.assert_allclose(model.predict_proba(series[:6]), alone, rtol=1e-5, atol=1e-6)
+
+
+def test_small_sets_are_cross_fitted_and_validated_out_of_fold():
+    series, labels = shapes(50)
+    model = SeriesClassifier(**SMALL).fit(series, labels)
+    assert isinstance(model.model_, SeriesEnsemble) and len(model.model_.members) == 5
+    assert model.validation_["n"] == 50  # every series validated once, by the network that did not train on it
+    assert {r["member"] for r in model.history_} == {1, 2, 3, 4, 5}
+    assert 0.0 <= model.blend_ <= 1.0 and len(model.neighbours_.memory) == 50
+    held = SeriesClassifier(**SMALL, folds=1).fit(series, labels)
+    assert isinstance(held.model_, SeriesRNN) and held.validation_["n"] == 10
+    given = SeriesClassifier(**SMALL).fit(series[:40], labels[:40], validation_data=(series[40:], labels[40:]))
+    assert isinstance(given.model_, SeriesRNN) and given.validation_["n"] == 10
+    assert len(given.neighbours_.memory) == 50  # the validation series are neighbours too
+    alone = SeriesClassifier(**SMALL, neighbours=False).fit(series, labels)
+    assert alone.blend_ == 1.0 and alone.neighbours_ is None
+    np.testing.assert_array_equal(alone.predict_proba(series[:5]), alone.network_proba(series[:5]))
+    none = SeriesClassifier(**SMALL, val_fraction=0.0).fit(series, labels)
+    assert isinstance(none.model_, SeriesRNN) and none.validation_ is None and none.neighbours_ is None
+
+
+def test_a_version_1_bundle_loads_as_the_network_alone(tmp_path):
+    series, labels = shapes(30)
+    model = SeriesClassifier(**SMALL, segment=1, neighbours=False, folds=1).fit(series, labels)
+    path = model.save(tmp_path / "v2")
+    config = json.loads((path / "config.json").read_text())
+    config["format_version"] = 1
+    for key in ("segment_length", "members", "blend"):
+        del config[key]
+    for key in ("segment", "neighbours", "folds"):
+        del config["params"][key]
+    (path / "config.json").write_text(json.dumps(config))
+    loaded = load_model(path)
+    assert loaded.segment_ == 1 and loaded.blend_ == 1.0 and loaded.params_["folds"] == 1
+    np.testing.assert_array_equal(loaded.predict_proba(series[:5]), model.predict_proba(series[:5]))
+
+
+def test_an_interrupted_cross_fitted_run_resumes_to_the_same_model(monkeypatch, tmp_path):
+    series, labels = shapes(40)
+    params = {**SMALL, "folds": 3}
+    uninterrupted = SeriesClassifier(**params).fit(series, labels)
+    interrupt_training_at(monkeypatch, 6)  # in the second network: 2 batches an epoch, 2 epochs each
+    with pytest.raises(TrainingInterrupted):
+        SeriesClassifier(**params).fit(series, labels, checkpoint_dir=tmp_path / "ck")
+    monkeypatch.undo()
+    resumed = SeriesClassifier(**params).fit(series, labels, checkpoint_dir=tmp_path / "ck", resume=True)
+    np.testing.assert_array_equal(resumed.predict_proba(series), uninterrupted.predict_proba(series))
+    assert resumed.blend_ == uninterrupted.blend_
+
+
 def test_missing_values_are_interpolated_with_a_warning():
     series, labels = shapes(40)
     series[3][5, 0] = np.nan
@@ -107,6 +222,20 @@ def test_missing_values_are_interpolated_with_a_warning():
 def test_bad_inputs_are_one_line_errors(series, labels, message):
     with pytest.raises(DataError, match=message):
         SeriesClassifier(epochs=1).fit(series, labels)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"folds": 0}, r"^folds must be an integer >= 1 or None \(auto\); got 0$"),
+        ({"segment": 0}, r"^segment must be an integer >= 1 or None \(auto\); got 0$"),
+        ({"neighbours": "yes"}, r"^neighbours must be True or False; got 'yes'$"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(params, message):
+    series, labels = shapes(10)
+    with pytest.raises(ConfigError, match=message):
+        SeriesClassifier(**params).fit(series, labels)
 
 
 def _ts(path, series: list[np.ndarray], labels: list[str]):

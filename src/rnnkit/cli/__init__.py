@@ -73,7 +73,8 @@ MODEL_OPTIONS = {
     "length_penalty": "translation: alpha of the beam's length penalty ((5 + length) / 6) ** alpha (0: none)",
     "lookback": "forecast: steps of history each forecast reads",
     "horizon": "forecast: steps forecast at once (all directly, none fed back)",
-    "segment": "forecast: the window is read in segments of this many steps (1: step by step); divides lookback",
+    "segment": "the encoder reads this many steps at a time (1: step by step); forecast: divides lookback; "
+    "series classification: 'auto' reads a series of the median length in about 24 steps",
     "season": "forecast: the season length of the seasonal naive baseline, in steps ('none': no such baseline)",
     "channel_mode": "forecast: independent (each target its own series, shared weights) or joint (all columns at once)",
     "instance_norm": "forecast: take each window's last value (last) or mean and spread (revin) out, or none",
@@ -106,9 +107,15 @@ MODEL_OPTIONS = {
     "class_weight": "none, or balanced to weight classes inversely to their frequency",
     "val_fraction": "fraction of the training data held out for validation when --val is not given",
     "seed": "random seed: the same seed and data give the same model",
+    "neighbours": "series classification: blend the network with the training series' nearest neighbours "
+    "(Euclidean), weighted on validation",
+    "augment": "series classification: train on copies scaled by 1 + a * N(0, 1) per series, plus a * N(0, 1) "
+    "noise per value (0: the series as they are; 'auto': 0 or 0.3, whichever validates better when cross-fitting)",
+    "folds": "series classification: train this many networks, each validated on its own fold, and average them "
+    "('auto': up to 5 for fewer than 1,000 series, else 1 with --val-fraction held out)",
 }
 # Options whose None is spelled 'auto' (chosen from the data) rather than 'none' (no limit).
-AUTO_OPTIONS = ("epochs", "patience", "monitor", "tag_scheme")
+AUTO_OPTIONS = ("epochs", "patience", "monitor", "tag_scheme", "segment", "folds", "augment")
 
 
 class Parser(argparse.ArgumentParser):
@@ -138,6 +145,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     options start absent from the namespace (``SUPPRESS``); the help shows each task's default."""
     group = parser.add_argument_group("model and training options")
     defaults = {task: estimator().get_params() for task, estimator in TASKS.items()}
+    defaults["series classification"] = SeriesClassifier().get_params()
     for name, help_text in MODEL_OPTIONS.items():
         shown = {task: _spelled(name, d[name]) for task, d in defaults.items() if name in d}
         if len(set(shown.values())) == 1:
@@ -154,8 +162,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, choices=[_spelled(name, c) for c in allowed], **kwargs)
         elif name == "embeddings":
             group.add_argument(flag, metavar="FILE", **kwargs)
-        elif name in ("num_words", "max_length", "epochs", "patience", "season"):
+        elif name in ("num_words", "max_length", "epochs", "patience", "season", "segment", "folds"):
             group.add_argument(flag, type=_nullable(int, auto), **kwargs)
+        elif name == "augment":
+            group.add_argument(flag, type=_nullable(float, auto), **kwargs)
         elif name == "clip_norm":
             group.add_argument(flag, type=_nullable(float), **kwargs)
         else:

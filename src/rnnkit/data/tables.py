@@ -311,6 +311,21 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     return np.setdiff1d(np.arange(len(labels)), val_idx), val_idx
 
 
+def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """The fold ``(n,)`` (0 to ``folds - 1``) of each example: every class dealt out in turn over the
+    folds after a seeded shuffle, so each fold holds about ``1 / folds`` of every class (a class with
+    fewer members than folds is missing from some)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(labels), dtype=np.int64)
+    start = 0
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        fold[members] = (start + np.arange(len(members))) % folds
+        start += len(members)  # the next class starts where this one stopped: folds stay even
+    return fold
+
+
 # -- named datasets -----------------------------------------------------------------------------
 
 

@@ -177,3 +177,35 @@ def _fill_missing(values: np.ndarray, columns: list[str], lines: list[int], rule
         stacklevel=3,
     )
     return filled
+
+
+def from_frame(frame: object, targets: list[str] | None = None) -> TimeSeries:
+    """A table with ``columns`` and ``to_numpy()`` (a pandas DataFrame; pandas itself is not needed)
+    as a :class:`TimeSeries`: the ``targets`` (default: every column) first, the other columns as
+    inputs, and the index as the times when it holds dates. Values must be numbers, none missing
+    (``frame.interpolate()`` fills gaps the way :func:`read_series` does)."""
+    names = {str(c): c for c in frame.columns}
+    chosen = list(names) if targets is None else [str(t) for t in targets]
+    unknown = [t for t in chosen if t not in names]
+    if unknown or not chosen:
+        raise DataError(
+            f"no column {unknown[0]!r} in the frame; its columns are {', '.join(names)}" if unknown else "no targets"
+        )
+    columns = chosen + [c for c in names if c not in chosen]
+    values = np.empty((len(frame), len(columns)))
+    for i, column in enumerate(columns):
+        try:
+            values[:, i] = np.asarray(frame[names[column]].to_numpy(), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"column {column!r} of the frame is not numbers") from None
+        missing = ~np.isfinite(values[:, i])
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise DataError(
+                f"column {column!r} of the frame has a missing or infinite value at row {row}; fill it first"
+            )
+    index = np.asarray(getattr(frame, "index", np.arange(len(frame))))
+    times = index.astype("datetime64[s]") if np.issubdtype(index.dtype, np.datetime64) else None
+    if times is not None and len(times) > 1 and not (np.diff(times) > np.timedelta64(0)).all():
+        raise DataError("the frame's times must increase from row to row")
+    return TimeSeries(values, columns, len(chosen), times)

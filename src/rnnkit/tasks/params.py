@@ -38,10 +38,10 @@ CHOICES = {
 }
 BOOLEANS = (
     *("bidirectional", "casing", "crf", "freeze_embeddings", "linear", "lowercase", "stopwords", "tie_weights"),
-    *("input_feeding", "shared_vocab", "highway", "verbose"),
+    *("input_feeding", "shared_vocab", "highway", "neighbours", "verbose"),
 )
 # Integers whose None means "chosen from the data" (auto) rather than "no limit".
-AUTO = ("epochs", "patience")
+AUTO = ("epochs", "patience", "segment", "folds")
 # name -> (smallest allowed value, whether None is allowed)
 POSITIVE_INTS = {
     "num_layers": (1, False),
@@ -63,7 +63,8 @@ POSITIVE_INTS = {
     "beam": (1, False),
     "lookback": (1, False),
     "horizon": (1, False),
-    "segment": (1, False),
+    "segment": (1, True),
+    "folds": (1, True),
     "season": (1, True),
 }
 
@@ -99,6 +100,8 @@ def validate_params(params: dict, monitors: tuple = MONITORS) -> None:
         raise ConfigError(f"embeddings must be the path of a word-vector file or None; got {vectors!r}")
     for name in ("dropout", "word_dropout", "label_smoothing"):
         _check_fraction(params, name)
+    if params.get("augment") is not None:
+        _check_fraction(params, "augment")
     penalty = params.get("length_penalty", 0)
     if not _is_number(penalty) or not 0 <= penalty <= 10:
         raise ConfigError(f"length_penalty must be a number in [0, 10]; got {penalty!r}")

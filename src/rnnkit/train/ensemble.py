@@ -2,7 +2,8 @@
 so its own initial weights, batches and dropout masks), under one checkpoint.
 
 Members of one architecture trained apart make different mistakes where each is unsure; the task
-decides how they predict together (the tagger averages their scores).
+decides how they predict together (the tagger averages their scores). Members may also train on
+different splits (the series classifier's cross-fitting: member ``k`` validates on fold ``k``).
 """
 
 from __future__ import annotations
@@ -21,15 +22,15 @@ from rnnkit.train.loop import Examples, TrainSettings, train
 def train_members(
     count: int,
     build: Callable[[], nn.Module],
-    train_data: Examples,
-    val_data: Examples | None,
+    data: Callable[[int], tuple[Examples, Examples | None]],
     settings: TrainSettings,
     log: Callable[[str], None] = print,
     checkpoints: Checkpoints | None = None,
     resume: bool = False,
 ) -> list[tuple[nn.Module, list[dict]]]:
-    """``count`` networks made by ``build()``, member ``k`` (from 0) trained with seed ``settings.seed + k``
-    (``torch.manual_seed`` is set to it before ``build``): ``[(model, history), ...]``.
+    """``count`` networks made by ``build()``, member ``k`` (from 0) trained on the training and
+    validation data ``data(k)`` with seed ``settings.seed + k`` (``torch.manual_seed`` is set to it
+    before ``build``): ``[(model, history), ...]``.
 
     The checkpoint (see :func:`rnnkit.train.loop.train`) is that of the member under way and holds
     the members trained before it, so ``resume`` continues the ensemble where it stopped.
@@ -44,7 +45,7 @@ def train_members(
             checkpoints.finished = [Finished(member.state_dict(), history) for member, history in trained]
         say = log if count == 1 else (lambda line, k=k: log(f"member {k + 1}/{count}  {line}"))
         resumed = resume and k == first
-        history = train(model, train_data, val_data, replace(settings, seed=seed), say, checkpoints, resumed)
+        history = train(model, *data(k), replace(settings, seed=seed), say, checkpoints, resumed)
         if resumed:  # the members trained before this one come from the checkpoint
             for done in checkpoints.finished:
                 member = build()

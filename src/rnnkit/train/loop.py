@@ -79,13 +79,19 @@ DEFAULT_EPOCHS, DEFAULT_PATIENCE, MAX_AUTO_EPOCHS = 10, 2, 100
 
 
 def schedule(
-    train_items: int, batch_size: int, epochs: int | None, patience: int | None, min_updates: int = MIN_UPDATES
+    train_items: int,
+    batch_size: int,
+    epochs: int | None,
+    patience: int | None,
+    min_updates: int = MIN_UPDATES,
+    max_epochs: int = MAX_AUTO_EPOCHS,
 ) -> tuple[int, int]:
     """(epochs, patience) with ``None`` resolved: at least ``DEFAULT_EPOCHS`` epochs and ``min_updates``
-    updates; patience a fifth of the epochs, at least ``DEFAULT_PATIENCE`` (IMDB: 352 batches, 10 and 2)."""
+    updates (up to ``max_epochs``); patience a fifth of the epochs, at least ``DEFAULT_PATIENCE``
+    (IMDB: 352 batches, 10 and 2)."""
     if epochs is None:
         batches = max(math.ceil(train_items / batch_size), 1)
-        epochs = min(max(DEFAULT_EPOCHS, math.ceil(min_updates / batches)), MAX_AUTO_EPOCHS)
+        epochs = min(max(DEFAULT_EPOCHS, math.ceil(min_updates / batches)), max_epochs)
     if patience is None:
         patience = max(DEFAULT_PATIENCE, epochs // 5)
     return epochs, patience

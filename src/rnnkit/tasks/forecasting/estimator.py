@@ -1,7 +1,8 @@
 """``Forecaster``: the next ``horizon`` steps of one or more series, scikit-learn style.
 
-``fit(series)`` takes a :class:`~rnnkit.data.timeseries.TimeSeries` (or an array ``(time,)`` /
-``(time, channels)``, every channel a target) and keeps its last ``val_fraction`` of rows for
+``fit(series)`` takes a :class:`~rnnkit.data.timeseries.TimeSeries`, a pandas DataFrame (its
+``targets=`` columns forecast, the others read as inputs, a date index as the times) or an array
+``(time,)`` / ``(time, channels)`` (every channel a target), and keeps its last ``val_fraction`` of rows for
 validation, chronologically: the training windows forecast only rows before the cut, the validation
 windows forecast rows after it with history read from before it. Standardisation is fitted on the
 training rows alone. The network is :class:`~rnnkit.tasks.forecasting.model.SegmentRNN`; the baselines
@@ -29,7 +30,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from rnnkit.data.timeseries import TimeSeries
+from rnnkit.data.timeseries import TimeSeries, from_frame
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.report import plots
 from rnnkit.series.baselines import LinearBaseline, last_value, seasonal_naive
@@ -109,18 +110,20 @@ class Forecaster(BaseEstimator):
         X: TimeSeries | np.ndarray,
         y: None = None,
         *,
+        targets: list[str] | None = None,
         checkpoint_dir: str | Path | None = None,
         checkpoint_every: float | None = None,
         resume: bool = False,
     ) -> Forecaster:
-        """Learn to forecast the series ``X`` (see the module docstring)."""
+        """Learn to forecast the series ``X`` (see the module docstring); of a DataFrame, the columns
+        ``targets`` (default: all; the others are inputs)."""
         params = dict(self.get_params())
         validate_params(params, self.monitors)
         check_windows(params)
         if resume and checkpoint_dir is None:
             raise ConfigError("resume=True needs the checkpoint_dir to resume from")
         started = time.perf_counter()
-        series = as_series(X)
+        series = as_series(X, targets)
         inputs = series.columns[series.targets :]
         if inputs and params["channel_mode"] == "independent":
             warnings.warn(
@@ -248,7 +251,9 @@ class Forecaster(BaseEstimator):
 
     def _series(self, X: TimeSeries | np.ndarray) -> TimeSeries:
         """``X`` as a series of the training columns: a TimeSeries by its column names, an array by
-        its number of columns (in the training order: targets first)."""
+        its number of columns (in the training order: targets first), a DataFrame by its column names."""
+        if hasattr(X, "columns") and hasattr(X, "to_numpy"):
+            X = from_frame(X, self.columns_[: self.targets_])
         if not isinstance(X, TimeSeries):
             series = as_series(X)
             if series.values.shape[1] != len(self.columns_):
@@ -285,6 +290,8 @@ def make_forecaster(params: dict, channels: int, targets: int) -> SegmentRNN:
 
 def check_windows(params: dict) -> None:
     """The window settings fit together (after :func:`validate_params`; a one-line ConfigError if not)."""
+    if params["segment"] is None:
+        raise ConfigError("segment must be an integer >= 1 for forecasting (a divisor of lookback); got None")
     if params["lookback"] % params["segment"]:
         raise ConfigError(
             f"lookback {params['lookback']} must be a multiple of segment {params['segment']} (the window is read "
@@ -296,9 +303,14 @@ def check_windows(params: dict) -> None:
         )
 
 
-def as_series(X: TimeSeries | np.ndarray) -> TimeSeries:
-    """A :class:`TimeSeries` as it is; an array ``(time,)`` or ``(time, channels)`` of numbers as one
-    whose channels are all targets, named ``"0"``, ``"1"``, ..."""
+def as_series(X: TimeSeries | np.ndarray, targets: list[str] | None = None) -> TimeSeries:
+    """A :class:`TimeSeries` as it is; a DataFrame by its column names (``targets`` first: default
+    all, see :func:`~rnnkit.data.timeseries.from_frame`); an array ``(time,)`` or ``(time, channels)``
+    of numbers as one whose channels are all targets, named ``"0"``, ``"1"``, ..."""
+    if hasattr(X, "columns") and hasattr(X, "to_numpy"):
+        return from_frame(X, targets)
+    if targets is not None:
+        raise ConfigError("targets= names columns of a DataFrame; a TimeSeries or an array says its own")
     if isinstance(X, TimeSeries):
         return X
     try:

@@ -188,11 +188,12 @@ class SequenceTagger(BaseEstimator):
                 use_pretrained(member.embedding, torch.from_numpy(pretrained), params["freeze_embeddings"])
             return member
 
+        train_data = TaggingExamples(train_set, tag_names, chunked)
+        val_data = TaggingExamples(val_set, tag_names, chunked) if len(val_set) else None
         trained = train_members(
             params["ensemble"],
             build,
-            TaggingExamples(train_set, tag_names, chunked),
-            TaggingExamples(val_set, tag_names, chunked) if len(val_set) else None,
+            lambda _: (train_data, val_data),
             TrainSettings.of(params, epochs, patience, monitor),
             checkpoints=checkpoints,
             resume=resume,
