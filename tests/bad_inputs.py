@@ -218,6 +218,14 @@ CASES: list[tuple[str, list[str], str]] = [
     ("a forecaster given two files", ["predict", "{d}/forecaster", "{d}/series.csv", "{d}/short.csv"], E + "a forecaster predicts from one series file: rnnkit predict MODEL FILE"),
     ("a .ts label outside its @classLabel", ["train", "{d}/bad_label.ts"], E + "{d}/bad_label.ts:6: class label 'c' is not one of the @classLabel classes (a b)"),
     ("a series classifier given a csv", ["predict", "{d}/series_model", "{d}/good.csv"], E + "{d}/good.csv: a series classifier reads UCR/UEA .ts files or tables of a label and numbers per row (.csv/.tsv, optionally .gz)"),
+    ("explain with a tagger", ["explain", "{d}/tagger", "Tom met Eliza."], E + "{d}/tagger: explain needs a text classifier; this is a SequenceTagger"),
+    ("explain with no integration points", ["explain", "{d}/model", "good", "--steps", "0"], E + "--steps must be at least 1; got 0"),
+    ("explain with an unknown method", ["explain", "{d}/model", "good", "--method", "lime"], "rnnkit explain: error: argument --method: invalid choice: 'lime' (choose from 'integrated-gradients', 'occlusion') (see --help)"),
+    ("explain into a directory", ["explain", "{d}/model", "good", "--html", "{d}/no_classes"], E + "{d}/no_classes: is a directory; --html needs a file name such as why.html"),
+    ("serve with no room for a request", ["serve", "{d}/model", "--max-request-bytes", "0"], E + "--max-request-bytes must be at least 1; got 0"),
+    ("serve two models under one name", ["serve", "{d}/model", "{d}/tagger", "--name", "x"], E + "--name names a single model; with several, each is named by its directory"),
+    ("serve on a port that cannot be", ["serve", "{d}/model", "--port", "70000"], E + "--port must be from 1 to 65535; got 70000"),
+    ("serve a directory that is not a model", ["serve", "{d}/no_classes"], E + "{d}/no_classes: incomplete model directory, missing config.json"),
     ("a forecaster given other columns", ["predict", "{d}/forecaster", "{d}/good.csv"], E + "{d}/good.csv: no time column 'date'; the columns are text, label"),
 ]
 

@@ -36,6 +36,7 @@ def bundle(fitted, tmp_path):
 def test_bundle_holds_every_file_and_the_settings(bundle, fitted):
     names = sorted(p.name for p in bundle.iterdir())
     assert names == [
+        "MODEL_CARD.md",
         "config.json",
         "history.json",
         "labels.json",

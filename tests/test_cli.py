@@ -35,7 +35,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_train_writes_a_complete_bundle_with_metrics(trained):
     _, out = trained
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == {"validation", "test", "train_seconds", "epochs", "best_epoch", "blend"}
+    assert set(metrics) == {"validation", "test", "train_seconds", "epochs", "best_epoch", "blend", "data"}
+    assert metrics["data"]["training"]["label_counts"] == {"neg": 108, "pos": 108}
+    assert metrics["data"]["test"]["bytes"] > 0
     assert set(metrics["blend"]["weights"]) == {"tfidf", "nb", "rnn"}
     assert metrics["blend"]["validation_accuracy"]["blend"] == metrics["validation"]["accuracy"]
     assert 1 <= metrics["best_epoch"] <= metrics["epochs"]
@@ -45,6 +47,18 @@ def test_train_writes_a_complete_bundle_with_metrics(trained):
     assert metrics["epochs"] == len(json.loads((out / "history.json").read_text()))
     for name in ("confusion_matrix_test.png", "confusion_matrix_validation.png", "learning_curves.png"):
         assert (out / name).stat().st_size > 1000
+
+
+def test_every_bundle_has_a_model_card_from_what_it_knows(trained):
+    _, out = trained
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert card.startswith("# Model card: text classification (a label per text)")
+    assert "bidirectional GRU, 1 layer(s) of 16 units, max pooling" in card
+    assert f"- **test**: n 60, accuracy {metrics['test']['accuracy']:.4f}" in card
+    assert "108 (50.0%)" in card and "train.csv`, " in card  # the file, its size and its labels
+    assert "| max_length | 400 |" in card and "Texts are cut to 400 tokens" in card
+    assert "PyTorch 2." in card and "Intended use and known limits" in card
 
 
 def test_train_prints_per_epoch_lines_and_the_reports(tmp_path, train_csv, test_csv, capsys):

@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 
 from rnnkit import __version__
-from rnnkit.cli import classify, forecast, lm, series, tag, translate
+from rnnkit.cli import classify, explain, forecast, lm, series, serve, tag, translate
 from rnnkit.data.conll import tagged_format
 from rnnkit.data.timeseries import MISSING_RULES
 from rnnkit.errors import ConfigError, RnnkitError, TrainingInterrupted
@@ -284,6 +284,8 @@ def build_parser() -> Parser:
     predict.add_argument("--beam", type=int, help="translation: beam width (default: the model's)")
     add_series_options(predict, train=False)
 
+    explain.add_parser(commands)
+    serve.add_parser(commands)
     generate = commands.add_parser("generate", help="continue a prompt with a language model")
     generate.add_argument("model", help="language model directory written by 'rnnkit train --task lm'")
     generate.add_argument("--prompt", default="", help="text to continue (default: start a new line)")
@@ -403,6 +405,8 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "generate": cmd_generate,
+    "explain": explain.run,
+    "serve": serve.run,
 }
 
 

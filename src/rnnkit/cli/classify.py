@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 import rnnkit.data.tables as datasets
-from rnnkit.cli.run import fit_options, prepare, write_output
+from rnnkit.cli.run import data_files, fit_options, label_counts, prepare, write_output
 from rnnkit.errors import ConfigError, RnnkitError
 from rnnkit.tasks import load_model
 from rnnkit.tasks.classification.baseline import run_baselines
@@ -111,6 +111,7 @@ def train(args: argparse.Namespace, params: dict) -> int:
     for split in ("validation", "test"):
         if split in metrics:
             print(format_report(split, metrics[split]), end="\n\n")
+    metrics["data"] = data_files(args, training=label_counts(labels), validation=label_counts(val.labels))
     out = clf.save(args.out, metrics)
     checkpoint.remove(checkpoint_dir)  # the run is complete: nothing left to resume
     summary = f"trained {metrics['epochs']} epochs in {time.perf_counter() - started:.0f}s"

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from rnnkit.cli.run import fit_options, prepare, write_output
+from rnnkit.cli.run import data_files, fit_options, prepare, write_output
 from rnnkit.data.timeseries import TimeSeries, read_series
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.tasks.forecasting.estimator import Forecaster
@@ -40,6 +40,7 @@ def train(args: argparse.Namespace, params: dict) -> int:
     for split in ("validation", "test"):
         if split in metrics:
             print(f"{split} ({metrics[split]['n']:,} windows): {_headline(metrics[split])}")
+    metrics["data"] = data_files(args)
     out = forecaster.save(args.out, metrics, figures)
     checkpoint.remove(checkpoint_dir)
     print(f"trained {metrics['epochs']} epochs in {time.perf_counter() - started:.0f}s\nmodel saved to {out}/")

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from rnnkit.cli.run import fit_options, prepare, write_output
+from rnnkit.cli.run import data_files, fit_options, prepare, write_output
 from rnnkit.data.parallel import read_corpus
 from rnnkit.data.tables import read_texts
 from rnnkit.errors import DataError
@@ -40,6 +40,7 @@ def train(args: argparse.Namespace, params: dict) -> int:
     for split in ("validation", "test"):
         if split in metrics:
             print(f"{split}: {_headline(metrics[split])}")
+    metrics["data"] = data_files(args)
     out = lm.save(args.out, metrics)
     checkpoint.remove(checkpoint_dir)
     sample = lm.generate(length=200, temperature=0.8, seed=0)

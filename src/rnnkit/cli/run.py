@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from rnnkit.data.tables import check_encoding
 from rnnkit.errors import ConfigError
 from rnnkit.store.atomic import write_bytes
@@ -27,6 +29,31 @@ def prepare(args: argparse.Namespace, params: dict) -> Path:
     else:
         checkpoint.check_fresh(checkpoint_dir)
     return checkpoint_dir
+
+
+def data_files(args: argparse.Namespace, **label_counts: dict) -> dict:
+    """The files a training run read, for the model card: ``{role: {"path", "bytes"}}`` (a named
+    dataset has no size), with the label counts given per role."""
+    roles = {"training": "data", "validation": "val", "test": "test", "source": "source", "target": "target"}
+    out = {}
+    for role, name in roles.items():
+        value = getattr(args, name, None)
+        if isinstance(value, list):  # --target may be given more than once
+            value = value[0] if len(value) == 1 else ", ".join(value)
+        if not value:
+            continue
+        path = Path(value)
+        out[role] = {"path": str(value), **({"bytes": path.stat().st_size} if path.is_file() else {})}
+        if role in label_counts:
+            out[role]["label_counts"] = label_counts[role]
+    return out
+
+
+def label_counts(labels) -> dict:
+    """``{label: count}``, most frequent first."""
+    values, counts = np.unique(np.asarray(labels).astype(str), return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    return {str(values[i]): int(counts[i]) for i in order}
 
 
 def fit_options(args: argparse.Namespace, checkpoint_dir: Path) -> dict:

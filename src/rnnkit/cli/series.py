@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.cli.run import fit_options, prepare, write_output
+from rnnkit.cli.run import data_files, fit_options, label_counts, prepare, write_output
 from rnnkit.data.ucr import LabeledSeries, read_ts
 from rnnkit.data.wide import is_wide_table, read_wide
 from rnnkit.errors import ConfigError, DataError
@@ -64,6 +64,7 @@ def train(args: argparse.Namespace, params: dict) -> int:
                 f"{split}: accuracy {scores['accuracy']:.4f}; network alone {baselines['network_alone']:.4f}, "
                 f"1-NN Euclidean {baselines['1nn_euclidean']:.4f} (network weight {classifier.blend_:.2f})"
             )
+    metrics["data"] = data_files(args, training=label_counts(labels))
     out = classifier.save(args.out, metrics)
     checkpoint.remove(checkpoint_dir)
     print(f"trained {metrics['epochs']} epochs in {time.perf_counter() - started:.0f}s\nmodel saved to {out}/")

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from rnnkit.cli.run import fit_options, prepare, write_output
+from rnnkit.cli.run import data_files, fit_options, prepare, write_output
 from rnnkit.data.conll import TaggedSentences, read_tagged, tagged_format
 from rnnkit.data.tables import read_texts
 from rnnkit.errors import DataError
@@ -60,6 +60,7 @@ def train(args: argparse.Namespace, params: dict) -> int:
     for split in ("validation", "test"):
         if split in metrics:
             print(format_tagging_report(split, metrics[split]), end="\n\n")
+    metrics["data"] = data_files(args)
     out = tagger.save(args.out, metrics)
     checkpoint.remove(checkpoint_dir)
     summary = f"trained {metrics['epochs']} epochs in {time.perf_counter() - started:.0f}s"

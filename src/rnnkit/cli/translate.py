@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from rnnkit.cli.run import fit_options, prepare, write_output
+from rnnkit.cli.run import data_files, fit_options, prepare, write_output
 from rnnkit.data.parallel import ParallelTexts, read_aligned, read_pairs
 from rnnkit.data.tables import read_texts
 from rnnkit.errors import DataError
@@ -53,6 +53,7 @@ def train(args: argparse.Namespace, params: dict) -> int:
     metrics["train_seconds"] = round(translator.train_seconds_, 2)
     metrics["epochs"] = len(translator.history_)
     print(f"validation ({len(val)} pairs, beam {params['beam']}): {_headline(metrics['validation'])}")
+    metrics["data"] = data_files(args)
     out = translator.save(args.out, metrics)
     checkpoint.remove(checkpoint_dir)
     print(f"trained {metrics['epochs']} epochs in {time.perf_counter() - started:.0f}s\nmodel saved to {out}/")

@@ -1,4 +1,5 @@
-"""PNG plots: learning curves, the confusion matrix and forecasts, rendered to bytes for atomic writing."""
+"""PNG plots: learning curves, the confusion matrix, forecasts and explanation strips, rendered to
+bytes for atomic writing."""
 
 from __future__ import annotations
 
@@ -83,4 +84,31 @@ def forecast(history: np.ndarray, truth: np.ndarray, predicted: np.ndarray, name
     axes[0, 0].legend(loc="upper left")
     axes[0, 0].set_title(title)
     axes[-1, 0].set_xlabel("steps from the forecast's start")
+    return _png(fig)
+
+
+def token_strip(tokens: list[str], scores: list[float], title: str, per_line: int = 14) -> bytes:
+    """Tokens in reading order, ``per_line`` a row, each on a box shaded by its score (green for the
+    label, red against; the strongest full colour)."""
+    scale = max((abs(s) for s in scores), default=0.0) or 1.0
+    rows = max(1, -(-len(tokens) // per_line))
+    fig, ax = plt.subplots(figsize=(12, 0.45 * rows + 0.8))
+    ax.set_axis_off()
+    ax.set_xlim(0, per_line)
+    ax.set_ylim(rows, -0.5)
+    for i, (token, score) in enumerate(zip(tokens, scores, strict=True)):
+        colour = (0.13, 0.55, 0.13) if score > 0 else (0.86, 0.08, 0.24)
+        alpha = 0.8 * min(abs(score) / scale, 1.0)
+        shown = token if len(token) <= 12 else token[:11] + "\u2026"
+        ax.text(
+            i % per_line + 0.5,
+            i // per_line,
+            shown,
+            ha="center",
+            va="center",
+            fontsize=9,
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": (*colour, alpha), "edgecolor": "none"},
+            parse_math=False,
+        )
+    ax.set_title(title, fontsize=10, loc="left")
     return _png(fig)

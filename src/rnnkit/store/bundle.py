@@ -22,6 +22,7 @@ from rnnkit import __version__
 from rnnkit.errors import BundleError, ConfigError
 from rnnkit.report import plots
 from rnnkit.store.atomic import write_directory
+from rnnkit.store.card import model_card
 from rnnkit.store.tensorfile import read_tensors
 
 FORMAT_PREFIX = "rnnkit-"  # every bundle's format is "rnnkit-<kind>"
@@ -61,10 +62,13 @@ def check_output_directory(path: Path) -> None:
 
 
 def write_bundle(path: Path, config: dict, files: dict[str, bytes], history: list[dict], metrics: dict | None) -> Path:
-    """Write ``config`` and a task's ``files`` with the history, curves and metrics every bundle has."""
+    """Write ``config`` and a task's ``files`` with the history, curves, metrics and model card every
+    bundle has."""
     check_output_directory(path)
+    config = {**config, "rnnkit_version": __version__, "epochs": len(history)}
     files = {
-        "config.json": json_bytes({**config, "rnnkit_version": __version__, "epochs": len(history)}),
+        "config.json": json_bytes(config),
+        "MODEL_CARD.md": model_card(config, history, metrics).encode("utf-8"),
         **files,
         "history.json": json_bytes(history),
         "learning_curves.png": plots.learning_curves(history),
