@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test browser-test lint clean
 
 install: $(STAMP)
 
@@ -22,5 +22,12 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# The page in a real headless Chromium: Debian's chromium and chromium-driver (root, or sudo), then
+# the browser test (make test runs it too wherever both are installed, and skips it otherwise).
+browser-test: install
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium chromium-driver
+	$(BIN)/python -m pytest tests/test_serve_page.py -v
+
 clean:
-	rm -rf $(VENV) models build src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) models build src/*.egg-info .pytest_cache .ruff_cache test-artifacts
