@@ -53,6 +53,7 @@ def test_kserve_and_mlflow_answer_as_the_model_predicts(client, classifier):
     answers = [
         post(client, "/v1/models/reviews:predict", {"instances": REVIEWS}),
         post(client, "/invocations", {"inputs": REVIEWS}),
+        post(client, "/invocations", {"inputs": {"text": REVIEWS}}),
         post(client, "/invocations", {"dataframe_split": {"columns": ["text"], "data": [[r] for r in REVIEWS]}}),
         post(client, "/invocations", {"dataframe_records": [{"text": r} for r in REVIEWS]}),
     ]

@@ -3,9 +3,9 @@ health, readiness and Prometheus metrics (Starlette).
 
 * ``POST /v1/models/NAME:predict`` ``{"instances": [...]}`` -> ``{"predictions": [...]}``;
   ``:explain`` adds each text classifier prediction's ``"explanation"``.
-* ``POST /invocations`` (MLflow; the first model) ``{"inputs": [...]}``, ``{"dataframe_split":
-  {"columns", "data"}}`` or ``{"dataframe_records": [...]}`` (one column: the instances) ->
-  ``{"predictions": [...]}``.
+* ``POST /invocations`` (MLflow; the first model) ``{"inputs": [...]}`` (or one column,
+  ``{"inputs": {"NAME": [...]}}``), ``{"dataframe_split": {"columns", "data"}}`` or
+  ``{"dataframe_records": [...]}`` (one column: the instances) -> ``{"predictions": [...]}``.
 * ``GET /v1/models/NAME`` ``{"name", "ready", "kind"}``; ``GET /v1/models``; ``GET /health``
   (alive); ``GET /ready`` (200 once every model is loaded and has answered a warm-up request, 503
   before); ``GET /metrics``; ``GET /`` the page.
@@ -228,7 +228,12 @@ def mlflow_instances(payload: Any) -> list:
     ):
         raise RequestError('the body must hold one of "inputs", "instances", "dataframe_split" or "dataframe_records"')
     if "inputs" in payload or "instances" in payload:
-        return payload.get("inputs", payload.get("instances"))
+        inputs = payload.get("inputs", payload.get("instances"))
+        if isinstance(inputs, dict):  # MLflow's columnar form: {"inputs": {"text": [...]}}
+            if len(inputs) != 1 or not isinstance(next(iter(inputs.values())), list):
+                raise RequestError('columnar inputs must be one column: {"inputs": {"NAME": [...]}}')
+            return next(iter(inputs.values()))
+        return inputs
     if "dataframe_split" in payload:
         split = payload["dataframe_split"]
         if not isinstance(split, dict) or not isinstance(split.get("data"), list):
