@@ -254,7 +254,7 @@ def test_a_real_server_process_on_loopback(classifier, tmp_path):
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "rnnkit", "serve", str(bundle), "--port", str(port)],
+        [sys.executable, "-m", "rnnkit", "serve", str(bundle), "--port", str(port), "--body-timeout", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -276,6 +276,13 @@ def test_a_real_server_process_on_loopback(classifier, tmp_path):
         with urllib.request.urlopen(request, timeout=10) as response:
             predictions = json.loads(response.read())["predictions"]
         assert [p["label"] for p in predictions] == classifier.predict(REVIEWS).tolist()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:  # a client that stalls
+            head = "POST /v1/models/reviews:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            slow.sendall((head + "Content-Length: 100\r\n\r\n" + '{"instances": ["go').encode())
+            answer = slow.recv(4096).decode()
+        assert answer.startswith("HTTP/1.1 408") and '"error":"the body did not arrive within 1 s"' in answer
+        with urllib.request.urlopen(request, timeout=10) as response:  # and the server still answers
+            assert response.status == 200
         busy = subprocess.run(
             [sys.executable, "-m", "rnnkit", "serve", str(bundle), "--port", str(port)],
             capture_output=True,

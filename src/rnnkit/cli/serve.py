@@ -34,6 +34,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-batch", type=int, default=64, help="instances computed together at most (default: 64)")
     parser.add_argument("--queue", type=int, default=256, help="requests waiting at most; more get 503 (default: 256)")
     parser.add_argument("--threads", type=int, help="PyTorch threads (default: the cores this process may use)")
+    parser.add_argument(
+        "--body-timeout", type=float, default=10.0, help="seconds a request's body may take to arrive; then 408"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         raise RnnkitError(
             f"rnnkit serve needs its extra ({exc.name} is missing): pip install 'rnnkit[serve]'"
         ) from None
+    if not args.body_timeout > 0:
+        raise RnnkitError(f"--body-timeout must be a positive number of seconds; got {args.body_timeout}")
     for flag, value in (
         ("--max-request-bytes", args.max_request_bytes),
         ("--max-instances", args.max_instances),
@@ -68,7 +73,11 @@ def run(args: argparse.Namespace) -> int:
     if not is_loopback(args.host):
         print(f"rnnkit: serving on {args.host}: reachable from other machines", file=sys.stderr)
     settings = Settings(
-        args.max_request_bytes, args.max_instances, max_queue=args.queue, max_batch_items=args.max_batch
+        args.max_request_bytes,
+        args.max_instances,
+        args.body_timeout,
+        max_queue=args.queue,
+        max_batch_items=args.max_batch,
     )
     app = create_app(models, settings)
     print(f"serving {', '.join(names)} on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
