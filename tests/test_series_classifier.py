@@ -269,3 +269,17 @@ def test_the_cli_trains_on_ts_files_with_the_1nn_baseline_evaluates_and_predicts
     assert main(["predict", str(out), str(test)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "label,p_down,p_up" and len(lines) == 41
+
+
+def test_leave_one_out_neighbours_skip_the_series_itself():
+    rng = np.random.default_rng(2)
+    train = [rng.normal(size=(10, 1)) for _ in range(12)]
+    targets = np.arange(12) % 2
+    nearest = NearestNeighbours.fit(train, targets, 2)
+    assert np.allclose(nearest.class_distances(train)[np.arange(12), targets], 0, atol=1e-6)  # each finds itself
+    left_out = nearest.class_distances(train, np.arange(12))
+    flat = resample(train, 10)
+    brute = np.sqrt(((flat[:, None] - flat[None]) ** 2).sum(axis=2)) + np.diag(np.full(12, np.inf))
+    np.testing.assert_allclose(
+        left_out[np.arange(12), targets], [brute[i, targets == targets[i]].min() for i in range(12)]
+    )

@@ -49,20 +49,24 @@ class NearestNeighbours:
                 scale = nearest
         return cls(memory, np.asarray(targets, dtype=np.int64), num_classes, length, scale)
 
-    def class_distances(self, series: list[np.ndarray]) -> np.ndarray:
+    def class_distances(self, series: list[np.ndarray], members: np.ndarray | None = None) -> np.ndarray:
         """``(len(series), num_classes)``: the distance to each class's nearest member (inf for a
-        class with none)."""
+        class with none). ``members[i]``, when given, is the memory row that series ``i`` is, left
+        out of its own search (leave-one-out)."""
         queries = resample(series, self.length)
         out = np.full((len(queries), self.num_classes), np.inf)
         for start in range(0, len(queries), CHUNK):
             distances = pairwise(queries[start : start + CHUNK], self.memory)
+            if members is not None:
+                distances[np.arange(len(distances)), members[start : start + CHUNK]] = np.inf
             for c in np.unique(self.targets):
                 out[start : start + CHUNK, c] = distances[:, self.targets == c].min(axis=1)
         return out
 
-    def predict_proba(self, series: list[np.ndarray]) -> np.ndarray:
-        """``(len(series), num_classes)`` probabilities, ``softmax(-distance / scale)`` over classes."""
-        logits = -self.class_distances(series) / self.scale
+    def predict_proba(self, series: list[np.ndarray], members: np.ndarray | None = None) -> np.ndarray:
+        """``(len(series), num_classes)`` probabilities, ``softmax(-distance / scale)`` over classes
+        (``members``: leave-one-out, see :meth:`class_distances`)."""
+        logits = -self.class_distances(series, members) / self.scale
         logits -= logits.max(axis=1, keepdims=True)
         weights = np.exp(logits)
         return weights / weights.sum(axis=1, keepdims=True)

@@ -200,22 +200,22 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _blend(self, series: list[np.ndarray], targets: np.ndarray, fold: np.ndarray, network: np.ndarray) -> None:
-        """The neighbours (all series) and their weight, chosen on the validation folds' predictions
-        by the networks (``network``, out of fold) and by the neighbours of the other folds;
+        """The neighbours (all series) and their weight, chosen on the validation series' predictions
+        by the networks (``network``, out of fold) and by their nearest other series (leave-one-out);
         ``validation_`` reports them."""
         self.blend_, self.neighbours_, self.validation_ = 1.0, None, None
         validated = np.flatnonzero(fold >= 0)
         if not len(validated):
             return
-        nearest = np.zeros_like(network)
-        for k in np.unique(fold[validated]):
-            val_idx, train_idx = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
-            neighbours = NearestNeighbours.fit([series[i] for i in train_idx], targets[train_idx], len(self.classes_))
-            nearest[val_idx] = neighbours.predict_proba([series[i] for i in val_idx])
-        network, nearest, truth = network[validated], nearest[validated], targets[validated]
+        # Each validation series' neighbours are all the other series, as a new series' will be all
+        # the training series (the other folds alone would make them look weaker than they are:
+        # ArrowHead, 36 series, 0.83 by folds against 0.92 left one out).
+        everyone = NearestNeighbours.fit(series, targets, len(self.classes_))
+        nearest = everyone.predict_proba([series[i] for i in validated], validated)
+        network, truth = network[validated], targets[validated]
         if self.params_["neighbours"]:
             self.blend_ = blend_weight(network, nearest, truth)
-            self.neighbours_ = NearestNeighbours.fit(series, targets, len(self.classes_))
+            self.neighbours_ = everyone
         blended = self.blend_ * network + (1 - self.blend_) * nearest
         self.validation_ = {
             **classification_report(self.classes_[truth], self.classes_[blended.argmax(axis=1)], self.classes_),
