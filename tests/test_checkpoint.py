@@ -203,6 +203,7 @@ def _edit_state(path, change):
 
 _RECORD = {"epoch": 1, "loss": 0.5, "accuracy": 0.5, "seconds": 1.0, "val_loss": 0.5, "val_accuracy": 0.5}
 
+
 def _history_of(epochs: int) -> list[dict]:
     return [{**_RECORD, "epoch": i} for i in range(1, epochs + 1)]
 

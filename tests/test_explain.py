@@ -70,7 +70,7 @@ def test_the_baseline_is_padding_and_the_difference_the_network_s_own(network_on
 
 
 def test_linear_shares_are_exact(blended):
-    tokens = blended.params_ and TEXT.split()
+    tokens = TEXT.split()
     classes = blended.linear_.tfidf_coef.shape[1]
     v = np.array([1.0]) if classes == 1 else np.eye(classes)[1] - np.eye(classes)[0]
     tfidf, nb, tfidf_margin, nb_margin = linear_contributions(blended.linear_, tokens, v)

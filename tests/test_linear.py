@@ -168,9 +168,7 @@ def test_the_automatic_schedule_gives_small_data_enough_updates(items, epochs, p
 
 
 def test_texts_sharing_no_word_still_fit_the_class_priors():
-    model, _ = _fit(
-        ["alpha beta", "gamma delta", "epsilon zeta", "eta theta", "iota kappa"], ["a", "a", "a", "b", "b"]
-    )
+    model, _ = _fit(["alpha beta", "gamma delta", "epsilon zeta", "eta theta", "iota kappa"], ["a", "a", "a", "b", "b"])
     tfidf = model.log_probas(*index_texts(["unseen words"], PIPELINE))[0]
     assert not model.idf.any()
     np.testing.assert_allclose(np.exp(tfidf), [[0.6, 0.4]], atol=0.02)  # nothing to go on: the priors

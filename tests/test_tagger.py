@@ -154,9 +154,9 @@ def test_entities_of_raw_text_have_character_offsets_and_scores(fitted):
 def test_ill_formed_tags_are_repaired_and_counted_in_a_warning(corpus):
     (tokens, tags), _ = corpus
     broken = [list(t) for t in tags]
-    broken[0][broken[0].index(next(t for t in broken[0] if t.startswith("B-")))] = "I-" + next(
-        t for t in broken[0] if t.startswith("B-")
-    )[2:]
+    broken[0][broken[0].index(next(t for t in broken[0] if t.startswith("B-")))] = (
+        "I-" + next(t for t in broken[0] if t.startswith("B-"))[2:]
+    )
     with pytest.warns(TagRepairWarning, match=r"^1 ill-formed tags in the training data"):
         SequenceTagger(**{**SMALL_TAGGER, "epochs": 1}).fit(tokens[:100], broken[:100])
 

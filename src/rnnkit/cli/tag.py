@@ -94,8 +94,8 @@ def predict(args: argparse.Namespace, tagger: SequenceTagger) -> int:
     else:
         texts = read_texts(Path(args.input), args.text_column, args.encoding) if args.input else args.texts
         spans = [token_spans(text) for text in texts]
-    tags = tagger.predict([[token for token, _, _ in s] for s in spans])
-    entities = tagger.entities_of(texts, spans) if tagger.scheme_ != "plain" else [None] * len(texts)
+    tags, entities = tagger.tag_spans(texts, spans)
+    entities = entities or [None] * len(texts)
     fmt = args.format or ("json" if args.output and args.output.lower().endswith(".json") else "text")
     rows = zip(texts, spans, tags, entities, strict=True)
     if fmt == "json":

@@ -101,8 +101,9 @@ def linear_contributions(
     """(TF-IDF contributions ``(time,)``, NB contributions ``(time,)``, TF-IDF margin, NB margin) of
     one text's ``tokens``: the margins ``v . scores`` with the biases left out, which the
     contributions sum to."""
-    types = list(dict.fromkeys(tokens))
-    flat = np.fromiter((types.index(t) for t in tokens), dtype=np.int32, count=len(tokens))
+    number = {t: i for i, t in enumerate(dict.fromkeys(tokens))}
+    types = list(number)
+    flat = np.fromiter(map(number.__getitem__, tokens), dtype=np.int32, count=len(tokens))
     lengths = np.array([len(tokens)])
     tfidf_counts, binary, _ = ngram_counts(types, flat, lengths, linear.columns)
     if not len(tokens):

@@ -32,6 +32,7 @@ from rnnkit.tasks.language_model.estimator import LanguageModel
 from rnnkit.tasks.series_classification.estimator import SeriesClassifier
 from rnnkit.tasks.tagging.estimator import SequenceTagger
 from rnnkit.tasks.translation.estimator import Translator
+from rnnkit.text.pipeline import token_spans
 
 MAX_TEXT_CHARS = 100_000  # one instance; the request's byte limit usually comes first
 MAX_GENERATE = 2_000  # tokens a language-model request may ask for
@@ -124,11 +125,9 @@ def classify(model: TextClassifier | SeriesClassifier, proba: np.ndarray) -> lis
 
 
 def tag(model: SequenceTagger, texts: list[str]) -> list[dict]:
-    from rnnkit.text.pipeline import token_spans
-
     spans = [token_spans(text) for text in texts]
-    tags = model.predict([[token for token, _, _ in s] for s in spans])
-    entities = model.entities_of(texts, spans) if model.scheme_ != "plain" else [None] * len(texts)
+    tags, entities = model.tag_spans(texts, spans)
+    entities = entities or [None] * len(texts)
     out = []
     for spanned, sentence_tags, found in zip(spans, tags, entities, strict=True):
         tokens = [

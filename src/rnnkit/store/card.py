@@ -103,8 +103,10 @@ def result_lines(metrics: dict) -> list[str]:
             continue
         lines.append(f"- **{split}**: " + ", ".join(figures))
         for name, base in (report.get("baselines") or {}).items():
-            shown = base if not isinstance(base, dict) else ", ".join(
-                f"{k} {format_value(v)}" for k, v in base.items() if k in HEADLINE
+            shown = (
+                base
+                if not isinstance(base, dict)
+                else ", ".join(f"{k} {format_value(v)}" for k, v in base.items() if k in HEADLINE)
             )
             lines.append(f"  - baseline {name}: {format_value(shown)}")
     return lines or ["No scores were recorded when the model was saved."]

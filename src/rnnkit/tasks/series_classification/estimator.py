@@ -58,10 +58,10 @@ from rnnkit.train.loop import MIN_UPDATES, TrainSettings, schedule
 # (600 each of 5), so a run costs about the same with folds as without.
 SERIES_MAX_EPOCHS = 300
 FOLDS_BELOW, MAX_FOLDS = 1000, 5  # cross-fitting for small sets (see validation_folds)
-# augment=None tries these on validation and keeps the better: amplitude and noise help shapes
+# augment=None tries 0 and AUGMENT on validation and keeps the better: amplitude and noise help shapes
 # (ArrowHead, OSULeaf) but hide what a level says (Covid3Month: 0.66 -> 0.61); a held-out set of
 # 1,000 series or more is not cross-fitted and trains once, as the series are.
-AUTO_AUGMENTS = {True: [0.0, 0.3], False: [0.0]}
+AUGMENT = 0.3
 BLEND_GRID = np.linspace(0.0, 1.0, 21)  # the weights of the network tried on the validation series
 
 
@@ -154,7 +154,8 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         weights = class_weights(targets, len(classes), params["class_weight"])
         inputs = self._inputs(series)
 
-        augments = [params["augment"]] if params["augment"] is not None else AUTO_AUGMENTS[members > 1]
+        tried = [0.0, AUGMENT] if members > 1 else [0.0]
+        augments = tried if params["augment"] is None else [params["augment"]]
 
         def split(k: int) -> tuple[SeriesExamples, SeriesExamples | None]:
             """Network ``k``: fold ``k % members`` validates, with the augmentation ``k // members``."""
@@ -187,7 +188,7 @@ class SeriesClassifier(ClassifierMixin, BaseEstimator):
         self.params_, self.classes_, self.channels_ = params, classes, channels
         groups = [trained[i * members : (i + 1) * members] for i in range(len(augments))]
         validated = np.flatnonzero(fold >= 0)
-        oof = [out_of_fold([network for network, _ in group], self._inputs(series), fold) for group in groups]
+        oof = [out_of_fold([network for network, _ in group], inputs, fold) for group in groups]
         best = max(range(len(groups)), key=lambda i: log_score(oof[i][validated], targets[validated]))
         networks, histories = zip(*groups[best], strict=True)
         self.augment_ = augments[best]

@@ -257,17 +257,28 @@ class SequenceTagger(BaseEstimator):
         """Entities of texts already split into ``(token, start, end)`` spans."""
         if self.scheme_ == "plain":
             raise ConfigError("this tagger's tags are plain (such as parts of speech), not entities")
+        return self.tag_spans(texts, spans)[1]
+
+    def tag_spans(
+        self, texts: list[str], spans: list[list[tuple[str, int, int]]]
+    ) -> tuple[list[list[str]], list[list[dict]] | None]:
+        """(tags in the training data's scheme, entities ``{text, label, start, end, score}`` or None
+        for plain tags) of texts already split into ``(token, start, end)`` spans, from one pass of
+        the network; ``score`` is the mean probability of an entity's tags."""
         confidences: list[np.ndarray] = []
-        tags = self.predict_bioes([[token for token, _, _ in s] for s in spans], confidences)
+        bioes = self.predict_bioes([[token for token, _, _ in s] for s in spans], confidences)
+        tags = [from_bioes(sentence_tags, self.scheme_) for sentence_tags in bioes]
+        if self.scheme_ == "plain":
+            return tags, None
         out = []
-        for text, spanned, sentence_tags, probability in zip(texts, spans, tags, confidences, strict=True):
+        for text, spanned, sentence_tags, probability in zip(texts, spans, bioes, confidences, strict=True):
             entities = []
             for label, first, last in chunks(sentence_tags):
                 start, end = spanned[first][1], spanned[last - 1][2]
                 score = round(float(probability[first:last].mean()), 4)
                 entities.append({"text": text[start:end], "label": label, "start": start, "end": end, "score": score})
             out.append(entities)
-        return out
+        return tags, out
 
     def report(self, X: Sequence[Sequence[str]], y: Sequence[Sequence[str]]) -> dict:
         """Entity precision/recall/F1 (micro and per type) and token accuracy, or token and per-tag
