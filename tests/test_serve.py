@@ -322,3 +322,32 @@ def test_taggers_and_series_classifiers_answer_in_their_shapes():
         assert got["predictions"][0]["probabilities"]["down"] == pytest.approx(float(expected[0]), rel=1e-6)
         wrong = post(client, "/v1/models/ramps:predict", {"instances": [[[1.0, 2.0]] * 5]})
         assert wrong.status_code == 400 and wrong.json()["error"] == "the series has 2 channel(s); the model reads 1"
+
+
+def test_translators_and_language_models_answer_as_they_predict():
+    from rnnkit import LanguageModel, Translator
+
+    from .test_language_model import PATTERN
+    from .test_translator import toy_pairs
+
+    translator = Translator(hidden_size=16, embedding_dim=8, vocab_size=300, epochs=1).fit(*toy_pairs(80))
+    lm = LanguageModel(hidden_size=16, embedding_dim=8, batch_size=4, steps=10, epochs=1).fit(PATTERN)
+    with TestClient(create_app([served("code", translator), served("cats", lm)])) as client:
+        texts = ["cat dog", {"text": "red sun sea"}]
+        got = post(client, "/v1/models/code:predict", {"instances": texts}).json()["predictions"]
+        assert got == [{"translation": t} for t in translator.translate(["cat dog", "red sun sea"])]
+        got = post(client, "/invocations", {"inputs": ["old hat"]}).json()["predictions"]
+        assert got == [{"translation": translator.translate(["old hat"])[0]}]
+        prompt = {"prompt": "the ", "length": 12, "temperature": 0.5, "seed": 3}
+        got = post(client, "/v1/models/cats:predict", {"instances": [prompt, "the d"]}).json()["predictions"]
+        assert got[0] == {"text": lm.generate("the ", length=12, temperature=0.5, seed=3)}
+        assert got[1]["text"].startswith("the d") and len(got[1]["text"]) == len("the d") + 200
+        for bad, message in (
+            ({"prompt": "a", "length": 0}, "length must be an integer from 1 to"),
+            ({"prompt": 3}, "each instance must be a prompt, or an object with the keys"),
+            ({"prompt": "a", "colour": 1}, "each instance must be a prompt, or an object with the keys"),
+        ):
+            response = post(client, "/v1/models/cats:predict", {"instances": [bad]})
+            assert response.status_code == 400 and response.json()["error"].startswith(message)
+        response = post(client, "/v1/models/code:predict", {"instances": [7]})
+        assert response.status_code == 400 and response.json()["error"].startswith("each instance must be a text")
