@@ -580,6 +580,21 @@ CASES: list[tuple[str, list[str], str]] = [
         ["predict", "{d}/forecaster", "{d}/good.csv"],
         E + "{d}/good.csv: no time column 'date'; the columns are text, label",
     ),
+    (
+        "export of a language model",
+        ["export", "{d}/lm", "--out", "{d}/lm.onnx"],
+        E + "ONNX export is for text classifiers and sequence taggers; this is a LanguageModel",
+    ),
+    (
+        "export --out a directory",
+        ["export", "{d}/model", "--out", "{d}"],
+        E + "{d}: is a directory; --out needs a file name such as model.onnx",
+    ),
+    (
+        "export --out in a missing directory",
+        ["export", "{d}/model", "--out", "{d}/out/model.onnx"],
+        E + "{d}/out: no such directory",
+    ),
 ]
 
 

@@ -41,7 +41,7 @@ def test_a_bad_input_gets_one_line_and_exit_code_2(inputs, capsys, argv, line):
 
 
 def test_the_matrix_covers_every_command(inputs):
-    commands = {"train", "evaluate", "predict", "baseline", "generate", "explain", "serve"}
+    commands = {"train", "evaluate", "predict", "baseline", "generate", "explain", "serve", "export"}
     assert {case[1][0] for case in CASES} == commands
     assert len(CASES) >= 45
 

@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 
 from rnnkit import __version__
-from rnnkit.cli import classify, explain, forecast, lm, series, serve, tag, translate
+from rnnkit.cli import classify, explain, export, forecast, lm, series, serve, tag, translate
 from rnnkit.data.conll import tagged_format
 from rnnkit.data.timeseries import MISSING_RULES
 from rnnkit.errors import ConfigError, RnnkitError, TrainingInterrupted
@@ -286,6 +286,7 @@ def build_parser() -> Parser:
 
     explain.add_parser(commands)
     serve.add_parser(commands)
+    export.add_parser(commands)
     generate = commands.add_parser("generate", help="continue a prompt with a language model")
     generate.add_argument("model", help="language model directory written by 'rnnkit train --task lm'")
     generate.add_argument("--prompt", default="", help="text to continue (default: start a new line)")
@@ -407,6 +408,7 @@ COMMANDS = {
     "generate": cmd_generate,
     "explain": explain.run,
     "serve": serve.run,
+    "export": export.run,
 }
 
 

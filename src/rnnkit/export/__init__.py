@@ -1,0 +1,1 @@
+"""Models for other runtimes: ONNX graphs of classifiers and taggers (``rnnkit export``)."""
