@@ -29,6 +29,7 @@ from rnnkit.tasks.tagging.encode import collate
 
 from .conftest import SMALL, make_corpus
 from .tagging_corpus import SMALL_TAGGER, make_tagged
+from .test_positional import DNA, motif_data
 
 
 def run(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -76,6 +77,17 @@ def test_three_classes_with_the_linear_models(corpus):
         expected = clf.predict_proba(held_out)
     np.testing.assert_allclose(run(classifier_graph(clf), classifier_inputs(clf, held_out))["probabilities"], expected,
                                atol=1e-5)  # fmt: skip
+
+
+def test_the_positional_model_of_fixed_length_sequences_exports():
+    texts, labels = motif_data(200)
+    clf = TextClassifier(**DNA, epochs=1).fit(texts, labels)
+    assert clf.positional_ is not None
+    held_out = [*motif_data(6, seed=1)[0], "A", "ACG", motif_data(1, length=45, seed=2)[0][0]]  # shorter, longer
+    with float32_only():
+        expected = clf.predict_proba(held_out)
+    got = run(classifier_graph(clf), classifier_inputs(clf, held_out))["probabilities"]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
 def test_ngram_buckets_modulo_2_22_equal_the_wrapping_64_bit_hash():

@@ -26,7 +26,7 @@ from rnnkit.explain.attribution import (
     margin_vector,
 )
 from rnnkit.explain.spans import token_offsets
-from rnnkit.tasks.classification.estimator import TextClassifier, make_pipeline
+from rnnkit.tasks.classification.estimator import TextClassifier, make_pipeline, part_names
 from rnnkit.text.batches import clip_characters
 from rnnkit.text.pipeline import Vocab
 
@@ -43,16 +43,23 @@ def explain(classifier: TextClassifier, text: str, steps: int = IG_STEPS) -> dic
     network, difference = integrated_gradients(classifier.model_, ids, v, steps)
     bag = bag_contributions(classifier.model_, ids, v)  # exact: the bag is linear
     network, difference = network + bag, difference + float(bag.sum())
+    weights = {"rnn": 1.0}
+    if classifier.linear_ is not None:
+        weights = dict(zip(part_names(classifier.positional_), map(float, classifier.blend_weights_), strict=True))
+    read = weights["rnn"] * network  # the shares of the tokens the network and the positional model read
+    difference *= weights["rnn"]
+    if classifier.positional_ is not None:  # exact: linear in the one-hot positions
+        placed = classifier.positional_.contributions(ids, v.numpy())
+        read += weights["positional"] * placed
+        difference += weights["positional"] * float(placed.sum())
     scores = np.zeros(len(tokens))
-    weights = (0.0, 0.0, 1.0) if classifier.linear_ is None else tuple(map(float, classifier.blend_weights_))
     if len(tokens):
-        scores[kept] = weights[2] * network[: len(scores[kept])]
-    difference *= weights[2]
+        scores[kept] = read[: len(scores[kept])]
     if classifier.linear_ is not None:
         tfidf, nb, tfidf_margin, nb_margin = linear_contributions(classifier.linear_, list(tokens), v.numpy())
         if len(tokens):
-            scores += weights[0] * tfidf + weights[1] * nb
-        difference += weights[0] * tfidf_margin + weights[1] * nb_margin
+            scores += weights["tfidf"] * tfidf + weights["nb"] * nb
+        difference += weights["tfidf"] * tfidf_margin + weights["nb"] * nb_margin
     return result(classifier, proba, label, tokens, offsets, scores, difference, "integrated_gradients")
 
 

@@ -10,7 +10,8 @@ The graph computes what ``predict_proba`` computes after tokenization, all of it
   modulo ``2**22`` at every step, which gives the same buckets as its wrapping 64-bit products),
   TF-IDF (sublinear counts, idf, unit rows) and NB (binary) scores, by ``Unique`` over
   ``(text, feature)`` keys and ``ScatterND`` sums per text;
-* the blend of the three parts' log probabilities with the fitted weights, and its softmax.
+* the positional model, when the blend has one (texts of one length: what stands where);
+* the blend of the parts' log probabilities with the fitted weights, and its softmax.
 
 Tokenization stays in Python (:func:`rnnkit.export.inputs.classifier_inputs`): the hashes are
 ``murmurhash3_32(token, seed=0)`` (unsigned) of every token of the text, so words outside the
@@ -31,6 +32,7 @@ from rnnkit.export.layers import embedding, linear, pooling, positions, recurren
 from rnnkit.tasks.classification.estimator import TextClassifier
 from rnnkit.tasks.classification.linear import BUCKETS, NB_ORDERS, TFIDF_ORDERS, LinearModels, column_lookup
 from rnnkit.tasks.classification.model import NgramBag, RNNClassifier
+from rnnkit.tasks.classification.positional import PositionalModel
 
 PRIME = 1_000_003  # the hash's multiplier, as in rnnkit.tasks.classification.linear and NgramBag
 TINY = float(np.finfo(np.float32).tiny)
@@ -46,6 +48,8 @@ def classifier_graph(clf: TextClassifier) -> Graph:
         hashes = g.input("hashes", INT64, ["batch", "tokens"])
         hash_lengths = g.input("hash_lengths", INT64, ["batch"])
         parts = [*_linear_log_probabilities(g, clf.linear_, hashes, hash_lengths)]
+        if clf.positional_ is not None:
+            parts.append(_positional_log_probabilities(g, clf.positional_, ids, lengths))
         parts.append(g.op("Log", g.op("Max", proba, g.scalar(TINY))))
         weighted = [g.op("Mul", part, g.scalar(float(w))) for part, w in zip(parts, clf.blend_weights_, strict=True)]
         proba = g.op("Softmax", g.op("Sum", *weighted), axis=1)
@@ -130,6 +134,33 @@ def _linear_log_probabilities(g: Graph, models: LinearModels, hashes: str, hash_
     text_of, column, _ = distinct(NB_ORDERS)
     nb = g.op("Add", per_text(text_of, coefficients(models.nb_coef, column), outputs), g.const(models.nb_bias))
     return [_log_probabilities(g, scores, outputs) for scores in (tfidf, nb)]
+
+
+def _positional_log_probabilities(g: Graph, model: PositionalModel, ids: str, lengths: str) -> str:
+    """:class:`PositionalModel`'s log class probabilities ``(batch, classes)``: its weight rows of the
+    symbol at each position before ``min(length, model.length)`` and of the pair starting there."""
+    size, outputs = model.vocab_size, model.coef.shape[1]
+    coef = g.const(model.coef, hint="positional_coef")
+    kept = g.op("Min", lengths, g.scalar(model.length))
+
+    def summed(columns: str, valid: str) -> str:  # rows of coef at columns (batch, width), where valid
+        rows = g.op("Gather", coef, g.op("Where", valid, columns, g.scalar(0)), axis=0)
+        return g.op("ReduceSum", g.op("Where", g.unsqueeze(valid, 2), rows, g.scalar(0.0)), g.ints(1), keepdims=0)
+
+    step = g.unsqueeze(positions(g, ids, 1), 0)  # (1, time)
+    single = g.op("Add", g.op("Mul", step, g.scalar(size)), ids)
+    first, second = g.slice(ids, 0, -1, axis=1), g.slice(ids, 1, axis=1)
+    pair_step = g.slice(step, 0, -1, axis=1)
+    pair = g.op("Add", g.op("Mul", pair_step, g.scalar(size * size)), g.op("Add", g.op("Mul", first, g.scalar(size)),
+                                                                            second))  # fmt: skip
+    pair = g.op("Add", pair, g.scalar(model.length * size))
+    scores = g.op(
+        "Sum",
+        summed(single, row_mask(g, ids, kept)),
+        summed(pair, row_mask(g, first, g.op("Sub", kept, g.scalar(1)))),
+        g.const(model.bias, hint="positional_bias"),
+    )
+    return _log_probabilities(g, scores, outputs)
 
 
 def _ngram_buckets(g: Graph, hashes: str, hash_lengths: str, order: int) -> tuple[str, str]:

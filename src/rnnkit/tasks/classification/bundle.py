@@ -24,17 +24,18 @@ from rnnkit.store.bundle import (
 )
 from rnnkit.store.tensorfile import read_tensors
 from rnnkit.tasks.classification.linear import BUCKETS, PARTS, LinearModels
+from rnnkit.tasks.classification.positional import MAX_FEATURES, PositionalModel, feature_count
 from rnnkit.tasks.params import validate_params
 from rnnkit.text.pipeline import Vocab
 
 FORMAT = "rnnkit-text-classifier"
-# 2: the linear models (rnnkit 0.3); 3: config.json names its task (0.4). Format 1 bundles load as
-# classifiers without the linear models.
-FORMAT_VERSION = 3
+# 2: the linear models (rnnkit 0.3); 3: config.json names its task (0.4); 4: the positional model may
+# join the blend (0.4). Format 1 bundles load as classifiers without the linear models.
+FORMAT_VERSION = 4
 FILES = ("vocab.json", "labels.json", "model.safetensors")
 LINEAR_FILE = "linear.safetensors"
-BLEND = "blend"  # the tensor of linear.safetensors holding the blend weights (TF-IDF, NB, RNN)
-CONFIG_KEYS = frozenset(("vocab_size", "num_classes", "linear_features"))
+BLEND = "blend"  # the tensor of linear.safetensors holding the blend weights (TF-IDF, NB[, positional], RNN)
+CONFIG_KEYS = frozenset(("vocab_size", "num_classes", "linear_features", "positional_length"))
 
 
 def save(clf, path: Path, metrics: dict | None = None) -> Path:
@@ -56,6 +57,9 @@ def save(clf, path: Path, metrics: dict | None = None) -> Path:
     if clf.linear_ is not None:
         config["linear_features"] = len(clf.linear_.columns)
         tensors = {**clf.linear_.tensors(), BLEND: torch.from_numpy(clf.blend_weights_)}
+        if clf.positional_ is not None:
+            config["positional_length"] = clf.positional_.length
+            tensors |= clf.positional_.tensors()
         files[LINEAR_FILE] = safetensors.torch.save(tensors)
     return write_bundle(path, config, files, clf.history_, metrics)
 
@@ -76,7 +80,8 @@ def load(path: Path, config: dict):
         raise BundleError(f"{path}: vocab.json has {len(clf.vocab_)} tokens but config.json says {vocab_size}")
     clf.classes_ = _check_label_list(read_json(path / "labels.json"), num_classes, path)
     clf.model_ = load_weights(path, lambda: make_model(params, vocab_size, num_classes))
-    clf.linear_, clf.blend_weights_ = _load_linear(path, config, params) if params["linear"] else (None, None)
+    linear = _load_linear(path, config, params, vocab_size) if params["linear"] else (None, None, None)
+    clf.linear_, clf.positional_, clf.blend_weights_ = linear
     clf.history_ = read_history(path)
     clf.train_seconds_ = train_seconds(config)
     return clf
@@ -94,23 +99,34 @@ def _upgrade(config: dict) -> None:
             params.setdefault(name, value)
 
 
-def _load_linear(path: Path, config: dict, params: dict) -> tuple[LinearModels, np.ndarray]:
-    """The linear models and blend weights, checked against config.json before and after reading."""
+def _load_linear(
+    path: Path, config: dict, params: dict, vocab_size: int
+) -> tuple[LinearModels, PositionalModel | None, np.ndarray]:
+    """The linear models, the positional model (or None) and the blend weights, checked against
+    config.json before and after reading."""
     features = config.get("linear_features")
     if not isinstance(features, int) or isinstance(features, bool) or not 0 <= features <= BUCKETS:
         raise BundleError(f"{path}/config.json: linear_features must be an integer in [0, {BUCKETS}]")
+    length = config.get("positional_length")
+    if length is not None and (not isinstance(length, int) or isinstance(length, bool) or length < 2
+                               or feature_count(length, vocab_size) > 2 * MAX_FEATURES):  # fmt: skip
+        raise BundleError(f"{path}/config.json: positional_length must be an integer >= 2 within the feature limit")
     if not (path / LINEAR_FILE).is_file():
         raise BundleError(f"{path}: incomplete model directory, missing {LINEAR_FILE}")
     expected = LinearModels.expected_tensors(features, config["num_classes"])
+    if length is not None:
+        expected |= PositionalModel.expected_tensors(length, vocab_size, config["num_classes"])
     with torch.device("meta"):
-        expected[BLEND] = torch.empty(len(PARTS) + 1)
+        expected[BLEND] = torch.empty(len(PARTS) + (length is not None) + 1)
     tensors = read_tensors(path / LINEAR_FILE, expected, BundleError, "config.json")
     weights = tensors.pop(BLEND).numpy()
+    positional = None if length is None else PositionalModel.from_tensors(tensors, length, vocab_size)
     linear = LinearModels.from_tensors(tensors)
-    problem = linear.check() or (None if np.isfinite(weights).all() and (weights >= 0).all() else "bad blend weights")
+    problem = linear.check() or (positional.check() if positional is not None else None)
+    problem = problem or (None if np.isfinite(weights).all() and (weights >= 0).all() else "bad blend weights")
     if problem:
         raise BundleError(f"{path}/{LINEAR_FILE}: {problem}")
-    return linear, weights
+    return linear, positional, weights
 
 
 def _check_label_list(labels: object, expected: int, path: Path) -> np.ndarray:

@@ -26,6 +26,7 @@ from rnnkit.nn.encoder import use_pretrained
 from rnnkit.tasks.classification import bundle
 from rnnkit.tasks.classification.linear import PARTS, LinearModels, blend, fit_blend
 from rnnkit.tasks.classification.model import ClassificationExamples, RNNClassifier, predict_proba
+from rnnkit.tasks.classification.positional import PositionalModel, usable_length
 from rnnkit.tasks.params import validate_params
 from rnnkit.text.batches import Ragged, clip_characters, encode_indexed, index_texts
 from rnnkit.text.pipeline import TextPipeline, Vocab
@@ -184,6 +185,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                     f"linear models: {len(linear.columns):,} n-gram features, fitted in "
                     f"{time.perf_counter() - linear_started:.0f}s"
                 )
+        positional = None
+        # Texts of one length (before any cut to max_length: reviews cut to it are not fixed-length data).
+        length = usable_length(lengths, len(vocab)) if linear is not None else None
+        if length is not None and length == train_data.lengths[0] and len(np.unique(train_targets)) == len(classes):
+            positional = PositionalModel.fit(train_data, train_targets, len(vocab), params["class_weight"],
+                                             params["seed"])  # fmt: skip
+            if params["verbose"]:
+                print(f"positional model: texts of {length} tokens, {len(positional.coef):,} features")
         del types, flat
 
         torch.manual_seed(params["seed"])
@@ -205,15 +214,17 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         )
         blend_weights, report = None, {}
         if linear is not None:
-            blend_weights = np.full(len(PARTS) + 1, 1 / (len(PARTS) + 1), dtype=np.float32)
+            names = part_names(positional)
+            blend_weights = np.full(len(names), 1 / len(names), dtype=np.float32)
             if val_data is not None:
-                parts = _parts(linear, model, val_tokens, val_data)
+                parts = _parts(linear, positional, model, val_tokens, val_data)
                 blend_weights = fit_blend(parts, val_targets, weights.numpy())
-                report = blend_report(parts, blend_weights, val_targets)
+                report = blend_report(parts, blend_weights, val_targets, names)
                 if params["verbose"]:
                     print(f"blend: {format_blend(report)}")
         self.params_, self.classes_, self.vocab_, self.model_, self.history_ = params, classes, vocab, model, history
-        self.linear_, self.blend_weights_, self.blend_report_ = linear, blend_weights, report
+        self.linear_, self.positional_, self.blend_weights_ = linear, positional, blend_weights
+        self.blend_report_ = report
         self.train_seconds_ = time.perf_counter() - started
         return self
 
@@ -229,7 +240,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         data = encode_indexed(*tokens, self.vocab_, *cut)
         if self.linear_ is None:
             return predict_proba(self.model_, data)
-        return blend(_parts(self.linear_, self.model_, tokens, data), self.blend_weights_)
+        return blend(_parts(self.linear_, self.positional_, self.model_, tokens, data), self.blend_weights_)
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
         """The most probable label of each text."""
@@ -242,15 +253,22 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return bundle.save(self, Path(path), metrics)
 
 
-def _parts(linear: LinearModels, model: RNNClassifier, tokens: tuple, data: Ragged) -> list[np.ndarray]:
-    """Log class probabilities ``(n, classes)`` of each part of the blend: TF-IDF, NB, then the RNN."""
+def part_names(positional: PositionalModel | None) -> list[str]:
+    """The parts of the blend, in its order: TF-IDF, NB, the positional model when there is one, the RNN."""
+    return [*PARTS, *(["positional"] if positional is not None else []), "rnn"]
+
+
+def _parts(
+    linear: LinearModels, positional: PositionalModel | None, model: RNNClassifier, tokens: tuple, data: Ragged
+) -> list[np.ndarray]:
+    """Log class probabilities ``(n, classes)`` of each part of the blend, in :func:`part_names` order."""
     rnn = predict_proba(model, data)
-    return [*linear.log_probas(*tokens), np.log(np.maximum(rnn, np.finfo(np.float32).tiny))]
+    placed = [] if positional is None else [positional.log_probas(data)]
+    return [*linear.log_probas(*tokens), *placed, np.log(np.maximum(rnn, np.finfo(np.float32).tiny))]
 
 
-def blend_report(parts: list[np.ndarray], weights: np.ndarray, targets: np.ndarray) -> dict:
+def blend_report(parts: list[np.ndarray], weights: np.ndarray, targets: np.ndarray, names: list[str]) -> dict:
     """Each part's blend weight and validation accuracy, and the blend's: what metrics.json records."""
-    names = [*PARTS, "rnn"]
     accuracy = [float((p.argmax(1) == targets).mean()) for p in [*parts, blend(parts, weights)]]
     return {
         "weights": {name: round(float(w), 4) for name, w in zip(names, weights, strict=True)},
