@@ -230,13 +230,16 @@ class SequenceTagger(BaseEstimator):
         check_is_fitted(self, "model_")
         token_lists = check_tokens(X, "prediction", allow_empty=True)
         keep = [i for i, tokens in enumerate(token_lists) if tokens]
-        found: list[np.ndarray] = []
+        # The probabilities (CRF marginals: a forward-backward pass) only when asked for.
+        found: list[np.ndarray] | None = [] if confidences is not None else None
         ids = predict_tag_ids(self.model_, self._encode([token_lists[i] for i in keep]), confidences=found)
         out: list[list[str]] = [[] for _ in token_lists]
-        chosen = [np.zeros(0, dtype=np.float32) for _ in token_lists]
-        for i, best, probability in zip(keep, ids, found, strict=True):
-            out[i], chosen[i] = [self.tag_names_[t] for t in best], probability
+        for i, best in zip(keep, ids, strict=True):
+            out[i] = [self.tag_names_[t] for t in best]
         if confidences is not None:
+            chosen = [np.zeros(0, dtype=np.float32) for _ in token_lists]
+            for i, probability in zip(keep, found, strict=True):
+                chosen[i] = probability
             confidences.extend(chosen)
         return out
 
