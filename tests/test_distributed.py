@@ -19,8 +19,9 @@ import pytest
 import torch
 
 from rnnkit.cli import main
-from rnnkit.errors import DataError, TrainingInterrupted
+from rnnkit.errors import ConfigError, DataError, TrainingInterrupted
 from rnnkit.tasks.classification.model import ClassificationExamples, RNNClassifier
+from rnnkit.tasks.language_model.model import TextStream
 from rnnkit.text.batches import Ragged
 from rnnkit.train import distributed, loop
 from rnnkit.train.checkpoint import Checkpoints
@@ -65,6 +66,8 @@ def _steps(replicas_of) -> list[tuple]:
     for idx in STEP_BATCHES:
         sums, agreed = loop._train_step(model, optimizer, data, idx, settings, replicas, lambda: flags)
         out.append((sums, agreed, _weights(model)))
+    if replicas:  # every gradient crosses once per step
+        out.append((replicas.reduced_bytes, len(STEP_BATCHES) * replicas.gradient_bytes))
     return out
 
 
@@ -138,6 +141,8 @@ def test_each_process_gets_its_share_of_the_cores(ranks):
 def test_two_ranks_on_shares_of_a_batch_make_the_update_of_one_process_on_the_whole_batch(ranks):
     reference = _steps(lambda model, data: None)
     for report in ranks:
+        reduced, expected = report["steps"].pop()
+        assert reduced == expected == len(STEP_BATCHES) * 4 * sum(p.numel() for p in _model(0.0).parameters())
         for (sums, flags, weights), (one_sums, _, one_weights) in zip(report["steps"], reference, strict=True):
             assert sums[2:] == one_sums[2:] and sums[0] == pytest.approx(one_sums[0], rel=1e-6)
             assert sums[1] == one_sums[1]  # the whole batch's weight, not a share's
@@ -171,6 +176,18 @@ def test_a_signal_on_one_rank_stops_both_after_the_same_batch_and_the_resumed_ru
 def test_ranks_reading_different_data_are_refused_instead_of_waiting_for_each_other(ranks):
     for report in ranks:
         assert report["refused"].startswith("the processes read different training data (rank 0: (21, ")
+
+
+def test_a_language_model_stream_deals_its_rows_out_and_every_rank_reads_every_window():
+    stream = TextStream(np.arange(1000), batch_size=6, steps=7)
+    parts = [stream.shard(rank, 4) for rank in range(4)]  # 6 rows over 4 ranks: 2, 2, 1, 1
+    assert [len(part.windows) for part in parts] == [len(stream.windows)] * 4
+    for k, (inputs, targets) in enumerate(stream.windows):  # (time, rows)
+        for rank, part in enumerate(parts):
+            assert torch.equal(part.windows[k][0], inputs[:, rank::4])
+            assert torch.equal(part.windows[k][1], targets[:, rank::4])
+    with pytest.raises(ConfigError, match="batch_size 6 gives fewer rows than the 8 training processes"):
+        stream.shard(0, 8)
 
 
 def test_single_process_runs_have_no_process_group():
