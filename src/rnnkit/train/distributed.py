@@ -197,7 +197,7 @@ class Replicas:
         return (
             f"distributed: {self.world.size} processes ({dist.get_backend()}, {torch.get_num_threads()} "
             f"thread(s) each); each step trains on batch_size {batch_size} items of all processes together "
-            f"({share}) at lr {lr:g}; {self.gradient_bytes / 1e6:.2f} MB of gradients summed across processes"
+            f"({share}) at lr {lr:g}; {self.gradient_bytes / 1e6:.2f} MB of gradients summed across processes per step"
         )
 
 

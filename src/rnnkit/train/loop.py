@@ -214,9 +214,10 @@ def train(
         else:
             write_checkpoint()
 
-    def due() -> bool:
+    def flags() -> tuple[bool, bool]:
+        """(a stop requested, a periodic checkpoint due), asked once a step's loss is known."""
         every = None if checkpoints is None else checkpoints.every_seconds
-        return every is not None and time.monotonic() - last_save >= every
+        return stop.requested, every is not None and time.monotonic() - last_save >= every
 
     show_bar = verbose and sys.stdout.isatty()
     last_save = time.monotonic()
@@ -240,7 +241,6 @@ def train(
                 while progress.batch < len(batches):
                     idx = batches[progress.batch]
                     try:
-                        flags = lambda: (stop.requested, due())  # noqa: E731 - asked once the batch's loss is known
                         step, (stop_now, save_now) = _train_step(
                             model, optimizer, train_data, idx, settings, replicas, flags
                         )
