@@ -7,6 +7,7 @@ process, by the same loop without a process group.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -223,6 +224,9 @@ def test_torchrun_trains_with_two_processes_and_rank_0_alone_writes_one_bundle(t
     assert run.stdout.count("model saved to") == 1 and run.stdout.count("epoch 1/3") == 1
     assert "distributed: 2 processes (gloo" in run.stdout and "batch_size 16 items of all processes" in run.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "train.csv"]  # no checkpoint, no strays
+    setup = json.loads((tmp_path / "model" / "metrics.json").read_text())["distributed"]
+    assert setup == {"processes": 2, "backend": "gloo", "batch_size": 16, "batch_size_per_process": 8.0, "lr": 0.002}
+    assert "Distributed over 2 processes (gloo)" in (tmp_path / "model" / "MODEL_CARD.md").read_text()
 
 
 def test_workers_shortcut_stops_every_process_on_ctrl_c_with_a_resumable_checkpoint(tmp_path):
