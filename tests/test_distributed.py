@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.cli import main
+from rnnkit.cli import main, resume_command
 from rnnkit.errors import ConfigError, DataError, TrainingInterrupted
 from rnnkit.tasks.classification.model import ClassificationExamples, RNNClassifier
 from rnnkit.tasks.language_model.model import TextStream
@@ -263,6 +263,13 @@ def test_workers_must_be_at_least_one_and_backends_are_named(train_csv, tmp_path
         main(["train", str(train_csv), "--dist-backend", "mpi"])
     err = capsys.readouterr().err
     assert usage.value.code == 2 and "argument --dist-backend: invalid choice: 'mpi'" in err and err.count("\n") == 1
+
+
+def test_under_torchrun_the_resume_command_keeps_torchrun(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    again = resume_command(["train", "x.csv"], "ck")
+    assert again == "torchrun [the same torchrun options] -m rnnkit train x.csv --resume ck"
+    assert resume_command(["train", "x.csv", "--workers", "2"], "ck") == "rnnkit train x.csv --workers 2 --resume ck"
 
 
 def test_the_backend_is_gloo_on_a_cpu_and_nccl_needs_a_gpu():
