@@ -9,6 +9,7 @@ bundle records. Errors a user can cause end in one line on stderr and exit code 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
@@ -16,7 +17,7 @@ import warnings
 from pathlib import Path
 
 from rnnkit import __version__
-from rnnkit.cli import classify, explain, export, forecast, lm, series, serve, tag, translate
+from rnnkit.cli import classify, explain, export, forecast, launch, lm, series, serve, tag, translate
 from rnnkit.data.conll import tagged_format
 from rnnkit.data.timeseries import MISSING_RULES
 from rnnkit.errors import ConfigError, RnnkitError, TrainingInterrupted
@@ -28,6 +29,7 @@ from rnnkit.tasks.params import CHOICES
 from rnnkit.tasks.series_classification.estimator import SeriesClassifier
 from rnnkit.tasks.tagging.estimator import SequenceTagger
 from rnnkit.tasks.translation.estimator import Translator
+from rnnkit.train import distributed
 
 TASKS = {
     "classification": TextClassifier,
@@ -233,6 +235,20 @@ def build_parser() -> Parser:
         metavar="MINUTES",
         help="save the training state every MINUTES into OUT.checkpoint (0: only on Ctrl-C; default: 10)",
     )
+    train.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="train with N processes on this machine, as torchrun --standalone --nproc-per-node N would "
+        "(batch_size stays the batch of all processes together; default: 1)",
+    )
+    train.add_argument(
+        "--dist-backend",
+        choices=distributed.BACKENDS,
+        default="auto",
+        help="how distributed processes exchange gradients: gloo (CPU); auto adds nccl where a CUDA GPU is "
+        "present (default: auto)",
+    )
     add_model_options(train)
 
     defaults = TextClassifier().get_params()
@@ -366,6 +382,20 @@ def add_tagged_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if not distributed.launched():
+        return train_model(args)
+    with distributed.session(args.dist_backend) as world:
+        if args.workers not in (None, world.size):
+            launched = f"{world.size} processes were launched"
+            raise ConfigError(f"--workers {args.workers}, but {launched}: leave --workers out under torchrun")
+        if world.main:
+            return train_model(args)
+        args.quiet = True  # the other ranks only train: rank 0 speaks and writes
+        with open(os.devnull, "w") as nowhere, contextlib.redirect_stdout(nowhere):
+            return train_model(args)
+
+
+def train_model(args: argparse.Namespace) -> int:
     task = train_task(args)
     if args.data is None and task != "translation":
         raise RnnkitError(f"give the training data of the {task} task")
@@ -413,7 +443,8 @@ COMMANDS = {
 
 
 def resume_command(argv: list[str], checkpoint_dir: str) -> str:
-    """The command line that continues an interrupted run: the same one, with ``--resume``."""
+    """The command line that continues an interrupted run: the same one, with ``--resume`` (under
+    torchrun, with the same torchrun options)."""
     kept, skip = [], False
     for arg in argv:
         if skip or arg.startswith("--resume="):
@@ -423,7 +454,9 @@ def resume_command(argv: list[str], checkpoint_dir: str) -> str:
             skip = True
             continue
         kept.append(arg)
-    return shlex.join(["rnnkit", *kept, "--resume", checkpoint_dir])
+    command = shlex.join(["rnnkit", *kept, "--resume", checkpoint_dir])
+    by_torchrun = distributed.launched() and not any(arg.split("=")[0] == "--workers" for arg in kept)
+    return command.replace("rnnkit", "torchrun [the same torchrun options] -m rnnkit", 1) if by_torchrun else command
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -433,15 +466,22 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    speaks = distributed.launched_rank() == 0  # in a distributed run, rank 0 reports what every rank meets
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
+            if not speaks:
+                warnings.simplefilter("ignore")
+            if args.command == "train" and launch.wanted(args.workers):
+                return launch.run(args.workers, argv)
             return COMMANDS[args.command](args)
     except TrainingInterrupted as exc:
-        print(f"rnnkit: {exc}\nresume with: {resume_command(argv, exc.checkpoint)}", file=sys.stderr)
+        if speaks:
+            print(f"rnnkit: {exc}\nresume with: {resume_command(argv, exc.checkpoint)}", file=sys.stderr)
         return 130
     except RnnkitError as exc:
-        print(f"rnnkit: error: {exc}", file=sys.stderr)
+        if speaks:
+            print(f"rnnkit: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `rnnkit predict ... | head`: the reader has all it wanted
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 import rnnkit.data.tables as datasets
-from rnnkit.cli.run import data_files, fit_options, label_counts, prepare, write_output
+from rnnkit.cli.run import data_files, fit_options, label_counts, prepare, reports, write_output
 from rnnkit.errors import ConfigError, RnnkitError
 from rnnkit.tasks import load_model
 from rnnkit.tasks.classification.baseline import run_baselines
@@ -96,6 +96,8 @@ def train(args: argparse.Namespace, params: dict) -> int:
         validation_data=(val.texts, val.labels),
         **fit_options(args, checkpoint_dir),
     )
+    if not reports():  # the other processes of a distributed run only train
+        return 0
     metrics = {}
     if val.texts:
         metrics["validation"] = evaluate_on(clf, val)

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from rnnkit.cli.run import data_files, fit_options, prepare, write_output
+from rnnkit.cli.run import data_files, fit_options, prepare, reports, write_output
 from rnnkit.data.timeseries import TimeSeries, read_series
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.tasks.forecasting.estimator import Forecaster
@@ -29,6 +29,8 @@ def train(args: argparse.Namespace, params: dict) -> int:
         print(f"data: {len(series):,} rows; forecast {targets}" + (f"; inputs {', '.join(inputs)}" if inputs else ""))
     started = time.perf_counter()
     forecaster.fit(series, **fit_options(args, checkpoint_dir))
+    if not reports():  # the other processes of a distributed run only train
+        return 0
     metrics = {"validation": forecaster.validation_}
     figures = {"forecast_validation.png": forecaster.figure(series, "the last validation window")}
     if args.test:

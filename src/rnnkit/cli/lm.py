@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from rnnkit.cli.run import data_files, fit_options, prepare, write_output
+from rnnkit.cli.run import data_files, fit_options, prepare, reports, write_output
 from rnnkit.data.parallel import read_corpus
 from rnnkit.data.tables import read_texts
 from rnnkit.errors import DataError
@@ -29,6 +29,8 @@ def train(args: argparse.Namespace, params: dict) -> int:
     )
     started = time.perf_counter()
     lm.fit(text, validation_data=val, **fit_options(args, checkpoint_dir))
+    if not reports():  # the other processes of a distributed run only train
+        return 0
     if val is None:  # the held-out end of the training text, as fit split it
         val = held_out(text, params["val_fraction"])[1]
     metrics = {"validation": lm.report(val)}

@@ -13,7 +13,7 @@ from rnnkit.data.tables import check_encoding
 from rnnkit.errors import ConfigError
 from rnnkit.store.atomic import write_bytes
 from rnnkit.store.bundle import check_output_directory
-from rnnkit.train import checkpoint
+from rnnkit.train import checkpoint, distributed
 
 
 def prepare(args: argparse.Namespace, params: dict) -> Path:
@@ -63,6 +63,12 @@ def fit_options(args: argparse.Namespace, checkpoint_dir: Path) -> dict:
         "checkpoint_every": args.checkpoint_every * 60 or None,
         "resume": bool(args.resume),
     }
+
+
+def reports() -> bool:
+    """Whether this process evaluates, prints and saves once training is done: the only process, or
+    rank 0 of a distributed run (the others only train)."""
+    return distributed.world().main
 
 
 def write_output(args: argparse.Namespace, payload: str) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.cli.run import data_files, fit_options, label_counts, prepare, write_output
+from rnnkit.cli.run import data_files, fit_options, label_counts, prepare, reports, write_output
 from rnnkit.data.ucr import LabeledSeries, read_ts
 from rnnkit.data.wide import is_wide_table, read_wide
 from rnnkit.errors import ConfigError, DataError
@@ -49,6 +49,8 @@ def train(args: argparse.Namespace, params: dict) -> int:
         )
     started = time.perf_counter()
     classifier.fit(series, labels, validation_data=validation_data, **fit_options(args, checkpoint_dir))
+    if not reports():  # the other processes of a distributed run only train
+        return 0
     metrics = {}
     if classifier.validation_ is not None:  # the 1-NN of each validation series reads the series it did not validate
         metrics["validation"] = classifier.validation_

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from rnnkit.cli.run import data_files, fit_options, prepare, write_output
+from rnnkit.cli.run import data_files, fit_options, prepare, reports, write_output
 from rnnkit.data.conll import TaggedSentences, read_tagged, tagged_format
 from rnnkit.data.tables import read_texts
 from rnnkit.errors import DataError
@@ -41,6 +41,8 @@ def train(args: argparse.Namespace, params: dict) -> int:
     say(f"data: {len(tokens)} training sentences, {len(val)} validation" + (f", {len(test)} test" if test else ""))
     started = time.perf_counter()
     tagger.fit(tokens, tags, validation_data=(val.tokens, val.tags), **fit_options(args, checkpoint_dir))
+    if not reports():  # the other processes of a distributed run only train
+        return 0
     metrics = {}
     if len(val):
         metrics["validation"] = tagger.report(val.tokens, val.tags)

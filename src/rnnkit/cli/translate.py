@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from rnnkit.cli.run import data_files, fit_options, prepare, write_output
+from rnnkit.cli.run import data_files, fit_options, prepare, reports, write_output
 from rnnkit.data.parallel import ParallelTexts, read_aligned, read_pairs
 from rnnkit.data.tables import read_texts
 from rnnkit.errors import DataError
@@ -48,6 +48,8 @@ def train(args: argparse.Namespace, params: dict) -> int:
     translator.fit(
         pairs.sources, pairs.targets, validation_data=(val.sources, val.targets), **fit_options(args, checkpoint_dir)
     )
+    if not reports():  # the other processes of a distributed run only train
+        return 0
     report = translator.report(val.sources, val.targets)
     metrics = {"validation": {k: v for k, v in report.items() if k != "hypotheses"}}
     metrics["train_seconds"] = round(translator.train_seconds_, 2)

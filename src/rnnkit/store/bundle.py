@@ -16,6 +16,7 @@ from pathlib import Path
 
 import safetensors.torch
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from rnnkit import __version__
@@ -66,6 +67,8 @@ def write_bundle(path: Path, config: dict, files: dict[str, bytes], history: lis
     bundle has."""
     check_output_directory(path)
     config = {**config, "rnnkit_version": __version__, "epochs": len(history)}
+    if metrics is not None and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        metrics = {**metrics, "distributed": distributed_setup(config["params"])}
     files = {
         "config.json": json_bytes(config),
         "MODEL_CARD.md": model_card(config, history, metrics).encode("utf-8"),
@@ -82,6 +85,19 @@ def write_bundle(path: Path, config: dict, files: dict[str, bytes], history: lis
                 )
     write_directory(path, files)
     return path
+
+
+def distributed_setup(params: dict) -> dict:
+    """How a distributed run trained (saved by rank 0 while the process group exists): ``batch_size``
+    is the batch of all processes together, ``lr`` used as given."""
+    processes = dist.get_world_size()
+    return {
+        "processes": processes,
+        "backend": str(dist.get_backend()),
+        "batch_size": params["batch_size"],
+        "batch_size_per_process": params["batch_size"] / processes,
+        "lr": params["lr"],
+    }
 
 
 def weights_bytes(model: nn.Module) -> bytes:

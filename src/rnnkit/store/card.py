@@ -115,12 +115,19 @@ def result_lines(metrics: dict) -> list[str]:
 def training_lines(config: dict, history: list[dict], metrics: dict) -> list[str]:
     seconds = config.get("train_seconds")
     took = f"{seconds / 60:.1f} minutes" if isinstance(seconds, (int, float)) else "not recorded"
-    return [
+    lines = [
         f"- {len(history)} epoch records; training took {took}.",
         f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPU(s), "
         f"{torch.get_num_threads()} PyTorch thread(s), {platform.system()} {platform.release()}.",
         f"- Versions: rnnkit {__version__}, PyTorch {torch.__version__}, Python {sys.version.split()[0]}.",
     ]
+    setup = metrics.get("distributed")
+    if isinstance(setup, dict):
+        lines.append(
+            f"- Distributed over {setup.get('processes')} processes ({setup.get('backend')}): each step's batch of "
+            f"{setup.get('batch_size')} items was shared among them, at learning rate {setup.get('lr')}."
+        )
+    return lines
 
 
 def limits(config: dict) -> list[str]:

@@ -7,7 +7,8 @@ holds the previous complete checkpoint or the new one, never a mix):
   run must match) and where it is (epoch, batch, per-epoch history, early-stopping state, the
   state of the random generator that shuffles batches, each optimizer group's learning rate);
 * ``state.safetensors``: the weights, Adam's moments, the best epoch's weights, the weight average
-  and PyTorch's random generator state (dropout), as raw tensors. Never pickle.
+  and PyTorch's random generator state (dropout; in a distributed run, every rank's), as raw tensors.
+  Never pickle.
 
 An ensemble trains its members one after another; its checkpoint is that of the member under way,
 plus the kept weights and history of each member already trained (``finished``).
@@ -33,6 +34,7 @@ from rnnkit import __version__
 from rnnkit.errors import CheckpointError
 from rnnkit.store.atomic import write_directory
 from rnnkit.store.tensorfile import read_tensors
+from rnnkit.train import distributed
 
 FORMAT = "rnnkit-training-checkpoint"
 FORMAT_VERSION = 1
@@ -75,11 +77,12 @@ class Checkpoints:
     @classmethod
     def of_run(cls, directory, every_seconds: float | None, params: dict, **identity: object) -> Checkpoints | None:
         """The checkpoints of a run (None without a ``directory``): a resume must match the parameters as
-        given (``verbose`` aside) and the ``identity`` items (the labels, a fingerprint of the data)."""
+        given (``verbose`` aside), the ``identity`` items (the labels, a fingerprint of the data) and the
+        number of processes of a distributed run."""
         if directory is None:
             return None
         kept = {k: v for k, v in params.items() if k != "verbose"}
-        return cls(Path(directory), every_seconds, {"params": kept, **identity})
+        return cls(Path(directory), every_seconds, {"params": kept, **identity, **distributed.identity()})
 
 
 def fingerprint(*columns: Sequence) -> str:
@@ -99,8 +102,10 @@ def save(
     optimizer: torch.optim.Optimizer,
     average: torch.nn.Module | None,
     best_state: dict[str, torch.Tensor] | None,
+    random_states: list[torch.Tensor] | None = None,
 ) -> None:
-    """Write the checkpoint directory, replacing the previous checkpoint whole."""
+    """Write the checkpoint directory, replacing the previous checkpoint whole. ``random_states``: every
+    rank's PyTorch generator state in a distributed run (default: this process's)."""
     tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
     optimizer_state = optimizer.state_dict()["state"]
     for index, state in optimizer_state.items():
@@ -111,7 +116,8 @@ def save(
         tensors.update({f"best/{k}": v for k, v in best_state.items()})
     for i, member in enumerate(where.finished):
         tensors.update({f"finished/{i}/{k}": v for k, v in member.state.items()})
-    tensors["torch_rng"] = torch.get_rng_state()
+    states = random_states or [torch.get_rng_state()]
+    tensors |= {_random_state_name(rank): state for rank, state in enumerate(states)}
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -166,7 +172,8 @@ def resume(
     histories = _finished_histories(meta, path)
     for i in range(len(histories)):
         expected.update({f"finished/{i}/{k}": v for k, v in model.state_dict().items()})
-    expected["torch_rng"] = torch.get_rng_state()
+    processes = where.identity.get("processes", 1)
+    expected |= {_random_state_name(rank): torch.get_rng_state() for rank in range(processes)}
     tensors = read_tensors(path / STATE_FILE, expected, CheckpointError, "this model and optimizer")
 
     def part(prefix: str) -> dict[str, torch.Tensor]:
@@ -177,7 +184,7 @@ def resume(
     for group, lr in zip(groups, rates, strict=True):
         group["lr"] = lr * scale
     try:  # names, shapes and dtypes are checked; values (a random generator state) may still be refused
-        torch.set_rng_state(tensors["torch_rng"])
+        torch.set_rng_state(tensors[_random_state_name(distributed.world().rank)])
         model.load_state_dict(part("model/"))
         optimizer.load_state_dict({"state": optimizer_state, "param_groups": groups})
         if average is not None:
@@ -186,6 +193,11 @@ def resume(
         raise CheckpointError(f"{path}/{STATE_FILE}: cannot be restored ({exc})") from None
     where.finished = [Finished(part(f"finished/{i}/"), history) for i, history in enumerate(histories)]
     return progress, part("best/") if meta["has_best"] else None
+
+
+def _random_state_name(rank: int) -> str:
+    """Where a checkpoint keeps a rank's PyTorch generator state (rank 0's, or the only one: ``torch_rng``)."""
+    return "torch_rng" if rank == 0 else f"torch_rng/{rank}"
 
 
 def members_done(where: Checkpoints, members: int) -> int:
@@ -302,6 +314,11 @@ def _difference(saved: dict, current: dict) -> str:
     """Why a checkpoint does not belong to this run, in the user's terms."""
     if saved.get("data") != current.get("data"):
         return "this checkpoint was made with other training or validation data; resume with the same data"
+    if saved.get("processes", 1) != current.get("processes", 1):
+        return (
+            f"this checkpoint was made by {saved.get('processes', 1)} training process(es), this run has "
+            f"{current.get('processes', 1)}; resume with as many"
+        )
     saved_params, params = _fixed(saved).get("params") or {}, _fixed(current).get("params") or {}
     changed = sorted(k for k in set(saved_params) | set(params) if saved_params.get(k) != params.get(k))
     if changed:
@@ -319,7 +336,8 @@ def check_resumable(path: Path, params: dict) -> None:
     """Fail early, before any data is read, unless ``path`` holds a checkpoint this rnnkit can resume
     with these estimator ``params`` (the data is checked once it is read)."""
     saved = _read_meta(path)["identity"]
-    current = {**saved, "params": {k: v for k, v in params.items() if k != "verbose"}}
+    current = {k: v for k, v in saved.items() if k != "processes"}
+    current |= {"params": {k: v for k, v in params.items() if k != "verbose"}, **distributed.identity()}
     if _fixed(saved) != _fixed(current):
         raise CheckpointError(f"{path}: {_difference(saved, current)}")
 

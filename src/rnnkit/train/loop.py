@@ -22,8 +22,9 @@ from tqdm import tqdm
 
 from rnnkit.errors import CheckpointError, TrainingDiverged, TrainingInterrupted
 from rnnkit.text.batches import bucket_batches
-from rnnkit.train import checkpoint
+from rnnkit.train import checkpoint, distributed
 from rnnkit.train.checkpoint import Checkpoints, Progress
+from rnnkit.train.distributed import Replicas
 
 # What "a better epoch" means for early stopping and for the weights kept at the end: the loss, or
 # a score the task's ``evaluate`` reports (higher is better; ties go to the lower loss). Accuracy,
@@ -48,6 +49,8 @@ class Examples(Protocol):
 
     # Optional: ``batches(batch_size, rng) -> list of index arrays``, one epoch's batches in the order to
     # train on them, for data that must be read in order; without it, shuffled buckets of similar lengths.
+    # Optional: ``shard(rank, size) -> Examples``, this rank's part of every batch in a distributed run,
+    # for data that deals itself out; without it, each batch's items are dealt out across the ranks.
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,10 @@ def train(
     Ctrl-C or SIGTERM stops the run (:class:`TrainingInterrupted`, after the current batch);
     ``resume`` continues from the checkpoint found there. A NaN or infinite loss or gradient norm
     raises :class:`TrainingDiverged` before the step reaches the weights; the last checkpoint stays.
+
+    In a distributed run (an initialised process group of several ranks, :mod:`rnnkit.train.distributed`)
+    every rank calls this with the same data and settings; ``batch_size`` is the batch of all ranks
+    together, and every rank returns the same history and weights.
     """
     rng = np.random.default_rng(settings.seed)
     # fused: one pass over each parameter per step instead of a dozen (the embedding alone is millions).
@@ -192,11 +199,27 @@ def train(
     if resume:
         progress, best_state = checkpoint.resume(checkpoints, model, optimizer, average)
         _check_resumed(progress, settings, val_data is not None, checkpoints.directory)
+    world = distributed.world()
+    replicas = Replicas(model, train_data, world, None if resume else settings.seed) if world.size > 1 else None
+    verbose = settings.verbose and world.main
+    if replicas and verbose:
+        log(replicas.describe(settings.batch_size, settings.lr))
+
+    def write_checkpoint(random_states: list[torch.Tensor] | None = None) -> None:
+        checkpoint.save(checkpoints, progress, model, optimizer, average, best_state, random_states)
 
     def save_checkpoint() -> None:
-        checkpoint.save(checkpoints, progress, model, optimizer, average, best_state)
+        if replicas:  # every rank's generator state, written by rank 0
+            replicas.save(write_checkpoint)
+        else:
+            write_checkpoint()
 
-    show_bar = settings.verbose and sys.stdout.isatty()
+    def flags() -> tuple[bool, bool]:
+        """(a stop requested, a periodic checkpoint due), asked once a step's loss is known."""
+        every = None if checkpoints is None else checkpoints.every_seconds
+        return stop.requested, every is not None and time.monotonic() - last_save >= every
+
+    show_bar = verbose and sys.stdout.isatty()
     last_save = time.monotonic()
     with StopOnInterrupt(enabled=checkpoints is not None) as stop:
         while progress.epoch <= settings.epochs:
@@ -218,7 +241,9 @@ def train(
                 while progress.batch < len(batches):
                     idx = batches[progress.batch]
                     try:
-                        step = _train_step(model, optimizer, train_data, idx, settings)
+                        step, (stop_now, save_now) = _train_step(
+                            model, optimizer, train_data, idx, settings, replicas, flags
+                        )
                     except _NotFinite as problem:
                         where = f"epoch {progress.epoch}, batch {progress.batch + 1} of {len(batches)}"
                         raise TrainingDiverged(_divergence(where, str(problem), settings, checkpoints)) from None
@@ -229,15 +254,14 @@ def train(
                         sums[i] += value
                     bar.update()
                     bar.set_postfix(loss=f"{sums[0] / sums[1]:.4f}", refresh=False)
-                    if stop.requested:
+                    if stop_now:
                         save_checkpoint()
                         raise TrainingInterrupted(
                             f"training interrupted at epoch {progress.epoch}, batch {progress.batch} of "
                             f"{len(batches)}; its state is saved in {checkpoints.directory}",
                             str(checkpoints.directory),
                         )
-                    due = checkpoints is not None and checkpoints.every_seconds is not None
-                    if due and time.monotonic() - last_save >= checkpoints.every_seconds:
+                    if save_now:
                         save_checkpoint()
                         last_save = time.monotonic()
             # Weighted mean over the epoch, computed exactly like the validation loss.
@@ -245,12 +269,14 @@ def train(
             if sums[3]:  # tasks without an accuracy (forecasts) count nothing
                 record["accuracy"] = sums[2] / sums[3]
             if val_data is not None:
-                record |= {f"val_{name}": value for name, value in val_data.evaluate(scored).items()}
+                validate = lambda: val_data.evaluate(scored)  # noqa: E731 - on rank 0 alone when distributed
+                scores = replicas.from_main(validate) if replicas else validate()
+                record |= {f"val_{name}": value for name, value in scores.items()}
             record["seconds"] = time.perf_counter() - start
             progress.history.append(record)
             for group in optimizer.param_groups:
                 group["lr"] *= settings.lr_decay
-            if settings.verbose:
+            if verbose:
                 log(_format_epoch(record, settings.epochs))
             progress.epoch, progress.batch, progress.epoch_rng, progress.sums = progress.epoch + 1, 0, None, [0.0] * 4
             if val_data is None:
@@ -262,7 +288,7 @@ def train(
             else:
                 progress.stale += 1
                 if progress.stale >= settings.patience:
-                    if settings.verbose:
+                    if verbose:
                         log(f"early stop: no better validation {settings.monitor} for {progress.stale} epochs")
                     break
     if best_state is None and average:
@@ -290,15 +316,28 @@ def _check_resumed(progress: Progress, settings: TrainSettings, validated: bool,
 
 
 def _train_step(
-    model: nn.Module, optimizer: torch.optim.Optimizer, data: Examples, idx: np.ndarray, settings: TrainSettings
-) -> tuple[float, float, int, int]:
-    """One optimizer step on the batch ``idx``: (summed loss, summed weight, correct, counted).
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: Examples,
+    idx: np.ndarray,
+    settings: TrainSettings,
+    replicas: Replicas | None,
+    flags: Callable[[], tuple[bool, bool]],
+) -> tuple[tuple[float, float, int, int], tuple[bool, bool]]:
+    """One optimizer step on the batch ``idx``: ((summed loss, summed weight, correct, counted), (stop
+    requested, checkpoint due)) as ``flags()`` tells after the step.
 
+    With ``replicas`` this rank computes its share of the batch, and the sums and flags are those agreed
+    by all ranks, the flags asked once this rank's loss is computed.
     Raises :class:`_NotFinite` when the loss or the gradient norm is NaN or infinite, before the
-    optimizer touches the weights.
+    optimizer touches the weights (on every rank: both are the same on all of them).
     """
-    batch_loss, batch_weight, correct, counted = data.loss(model, idx)
-    loss = float(batch_loss.detach())
+    if replicas is None:
+        batch_loss, batch_weight, correct, counted = data.loss(model, idx)
+        loss = float(batch_loss.detach())
+    else:
+        batch_loss, (loss, weight, correct, counted), agreed = replicas.forward(idx, flags)
+        batch_weight = batch_loss.new_tensor(weight)
     if not math.isfinite(loss):
         raise _NotFinite(f"the loss is {loss}")
     optimizer.zero_grad(set_to_none=True)
@@ -308,7 +347,7 @@ def _train_step(
     if not math.isfinite(norm):
         raise _NotFinite(f"the gradient norm is {norm}")
     optimizer.step()
-    return loss, float(batch_weight), correct, counted
+    return (loss, float(batch_weight), correct, counted), agreed if replicas else flags()
 
 
 def _divergence(where: str, problem: str, settings: TrainSettings, checkpoints: Checkpoints | None) -> str:

@@ -8,6 +8,7 @@ fewer parameters and, on words, lower perplexity. Everything is time-major: ``(t
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnkit.errors import ConfigError
 from rnnkit.nn.dropout import Dropout
 from rnnkit.nn.stateful import StatefulRNN
 from rnnkit.text.stream import stream_rows, windows
@@ -70,6 +72,16 @@ class TextStream:
     @property
     def lengths(self) -> np.ndarray:
         return np.array([inputs.size(0) for inputs, _ in self.windows])
+
+    def shard(self, rank: int, size: int) -> TextStream:
+        """Rank ``rank`` of ``size``'s part of every window in a distributed run: rows ``rank``,
+        ``rank + size``, ... (each row's state stays on one rank); every rank reads every window."""
+        if len(self.rows) < size:
+            raise ConfigError(f"batch_size {len(self.rows)} gives fewer rows than the {size} training processes")
+        part = copy.copy(self)
+        part.rows = self.rows[rank::size]
+        part.windows = [(inputs[:, rank::size], targets[:, rank::size]) for inputs, targets in self.windows]
+        return part
 
     def batches(self, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
         """Every window once, in reading order (the rows are the batch)."""
