@@ -217,6 +217,13 @@ def test_the_cli_trains_evaluates_from_a_time_and_predicts_with_time_stamps(tmp_
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "date,wave" and len(lines) == 13
     assert lines[1].startswith("2021-01-26 00:00")  # the hour after the last row (600 h after the start)
+    assert main(["predict", str(out), str(data), "--steps", "5"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == lines[1:6]
+    assert main(["predict", str(out), str(data), "--steps", "13"]) == 2
+    assert capsys.readouterr().err == (
+        "rnnkit: error: forecasting 13 steps (beyond the horizon of 12) feeds forecasts back as history, so every "
+        "column must be a target; this model also reads level\n"
+    )
 
 
 def test_a_pandas_frame_is_read_by_column_names_with_its_dates():
@@ -239,3 +246,23 @@ def test_a_pandas_frame_is_read_by_column_names_with_its_dates():
         Forecaster(**settings).fit(gap, targets=["wave"])
     with pytest.raises(ConfigError, match=r"^targets= names columns of a DataFrame"):
         Forecaster(**settings).fit(values, targets=["0"])
+
+
+def test_forecasts_beyond_the_horizon_feed_the_forecasts_back(fitted):
+    values = seasonal()
+    direct = fitted.predict(values[:600])
+    longer = fitted.predict(values[:600], steps=30)  # 12 + 12 + 6 steps
+    assert longer.shape == (30, 2) and np.array_equal(longer[:12], direct)
+    # the second round is the forecast from a history whose last 12 rows are the first round's
+    fed = np.concatenate([values[:600], direct])
+    np.testing.assert_allclose(longer[12:24], fitted.predict(fed), rtol=1e-5, atol=1e-6)
+    assert np.abs(longer[:, 1] - values[600:630, 1]).mean() < 2.0  # still on the level of 50
+    assert np.array_equal(fitted.predict(values[:600], steps=5), direct[:5])
+    with pytest.raises(ConfigError, match=r"^steps must be an integer >= 1; got 0$"):
+        fitted.predict(values[:600], steps=0)
+    series = TimeSeries(seasonal(300), ["wave", "level"], targets=1)
+    joint = Forecaster(**{**SMALL, "epochs": 1}, channel_mode="joint").fit(series)
+    assert joint.predict(series, steps=7).shape == (7, 1)
+    message = r"^forecasting 13 steps \(beyond the horizon of 12\) feeds forecasts back as history, so every column"
+    with pytest.raises(ConfigError, match=message + r" must be a target; this model also reads level$"):
+        joint.predict(series, steps=13)

@@ -299,6 +299,13 @@ def build_parser() -> Parser:
     add_sampling_options(predict)
     predict.add_argument("--beam", type=int, help="translation: beam width (default: the model's)")
     add_series_options(predict, train=False)
+    predict.add_argument(
+        "--steps",
+        dest="forecast_steps",
+        type=int,
+        metavar="N",
+        help="forecast: steps to forecast (default: the horizon); beyond it, forecasts are fed back as history",
+    )
 
     explain.add_parser(commands)
     serve.add_parser(commands)

@@ -91,7 +91,7 @@ def predict(args: argparse.Namespace, forecaster: Forecaster) -> int:
     if len(paths) != 1:
         raise DataError("a forecaster predicts from one series file: rnnkit predict MODEL FILE")
     series = read_like(args, forecaster, paths[0])
-    values = forecaster.predict(series)
+    values = forecaster.predict(series, args.forecast_steps)
     names = forecaster.columns_[: forecaster.targets_]
     step = series.step if series.step is not None else forecaster.step_
     if series.times is not None and step is not None:

@@ -21,6 +21,7 @@ ends in ``_``.
 from __future__ import annotations
 
 import hashlib
+import numbers
 import time
 import warnings
 from pathlib import Path
@@ -175,18 +176,38 @@ class Forecaster(BaseEstimator):
         self.validation_ = self._scores(val_windows)
         return self
 
-    def predict(self, history: TimeSeries | np.ndarray) -> np.ndarray:
-        """The ``horizon`` steps after the end of ``history`` (at least ``lookback`` rows, the same
-        columns as in training): ``(horizon, targets)`` on the original scale."""
+    def predict(self, history: TimeSeries | np.ndarray, steps: int | None = None) -> np.ndarray:
+        """The ``steps`` (default: ``horizon``) steps after the end of ``history`` (at least ``lookback``
+        rows, the same columns as in training): ``(steps, targets)`` on the original scale.
+
+        The model forecasts ``horizon`` steps at once. Beyond that, its forecasts are fed back as
+        history, ``horizon`` steps a round (errors then compound, which direct forecasts avoid); that
+        needs every column to be a target, since the inputs' future is unknown."""
         check_is_fitted(self, "model_")
         series = self._series(history)
-        lookback = self.params_["lookback"]
+        lookback, horizon = self.params_["lookback"], self.params_["horizon"]
+        steps = horizon if steps is None else steps
+        if not isinstance(steps, numbers.Integral) or isinstance(steps, bool) or steps < 1:
+            raise ConfigError(f"steps must be an integer >= 1; got {steps!r}")
         if len(series) < lookback:
             raise DataError(f"the history has {len(series)} rows; the model reads the last {lookback}")
-        window = self.scaler_.transform(series.values[-lookback:])[None]
-        with torch.no_grad():
-            out = self.model_.eval()(torch.from_numpy(window)).numpy()
-        return self.scaler_.inverse(self._blend(out, window)[0], slice(0, self.targets_))
+        if steps > horizon and self.targets_ < len(self.columns_):
+            inputs = ", ".join(self.columns_[self.targets_ :])
+            raise ConfigError(
+                f"forecasting {steps} steps (beyond the horizon of {horizon}) feeds forecasts back as history, "
+                f"so every column must be a target; this model also reads {inputs}"
+            )
+        known = self.scaler_.transform(series.values[-lookback:])
+        forecasts: list[np.ndarray] = []
+        while True:
+            window = known[-lookback:][None]
+            with torch.no_grad():
+                out = self.model_.eval()(torch.from_numpy(window)).numpy()
+            forecasts.append(self._blend(out, window)[0])
+            if len(forecasts) * horizon >= steps:
+                break
+            known = np.concatenate([known, forecasts[-1]])
+        return self.scaler_.inverse(np.concatenate(forecasts)[:steps], slice(0, self.targets_))
 
     def _blend(self, network: np.ndarray, history: np.ndarray) -> np.ndarray:
         """The forecast: the network's ``(n, horizon, targets)``, blended with the ridge's from ``history``."""
