@@ -80,3 +80,10 @@ def test_texts_cut_to_max_length_are_not_fixed_length_data():
     texts, labels = motif_data(300, length=30)  # all of one length, but cut to 20 tokens: a cut, not a format
     clf = TextClassifier(**DNA, epochs=1, max_length=20).fit(texts, labels)
     assert clf.positional_ is None and list(clf.blend_report_["weights"]) == ["tfidf", "nb", "rnn"]
+
+
+def test_a_class_too_rare_for_the_folds_leaves_the_positional_model_out():
+    texts, _ = motif_data(60)
+    labels = ["a"] * 30 + ["b"] * 26 + ["c"] * 4  # four of "c": fewer than the five folds choosing C
+    clf = TextClassifier(**DNA, epochs=1).fit(texts, labels, validation_data=(texts[:6], labels[:6]))
+    assert clf.positional_ is None and clf.predict_proba(texts[:3]).shape == (3, 3)

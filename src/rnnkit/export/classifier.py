@@ -17,7 +17,7 @@ Tokenization stays in Python (:func:`rnnkit.export.inputs.classifier_inputs`): t
 ``murmurhash3_32(token, seed=0)`` (unsigned) of every token of the text, so words outside the
 vocabulary still count, as they do in rnnkit.
 
-Inputs: ``ids (batch, time)`` int64 post-padded (any pad value), ``lengths (batch,)`` int64 >= 1;
+Inputs: ``ids (batch, time)`` int64 post-padded with ``PAD_ID`` (0), ``lengths (batch,)`` int64 >= 1;
 ``hashes (batch, tokens)`` int64 post-padded, ``hash_lengths (batch,)`` int64 >= 0.
 Output: ``probabilities (batch, classes)`` float32, columns in the order of ``labels.json``.
 """

@@ -50,7 +50,7 @@ def export_onnx(model: TextClassifier | SequenceTagger, out: Path) -> dict:
 def _classifier_files(clf: TextClassifier) -> dict[str, bytes]:
     params = clf.params_
     inputs = {
-        "ids": "(batch, time) int64: vocab.json ids of the tokens, post-padded (any pad value); unknown "
+        "ids": "(batch, time) int64: vocab.json ids of the tokens, post-padded with pad_id; unknown "
         f"tokens {UNK_ID}; at most max_length tokens ({params['max_length']}), cut as 'truncating' says; "
         f"a text without tokens is one unknown token",
         "lengths": "(batch,) int64: tokens of each text in ids, at least 1",
@@ -58,7 +58,7 @@ def _classifier_files(clf: TextClassifier) -> dict[str, bytes]:
     if clf.linear_ is not None:
         inputs |= {
             "hashes": "(batch, tokens) int64: murmurhash3_32(token, seed=0) as unsigned of every token of the "
-            "text (before cutting to max_length; words outside the vocabulary too), post-padded",
+            "text (before cutting to max_length; words outside the vocabulary too), post-padded with 0",
             "hash_lengths": "(batch,) int64: tokens of each text in hashes (0 for an empty text)",
         }
     preprocessing = {
@@ -112,9 +112,10 @@ def _tagger_files(tagger: SequenceTagger) -> dict[str, bytes]:
         "pad_id": PAD_ID,
         "unknown_id": UNK_ID,
         "inputs": {
-            "words": "(batch, time) int64: vocab.json ids of the word keys, post-padded",
+            "words": "(batch, time) int64: vocab.json ids of the word keys, post-padded with pad_id",
             "lengths": "(batch,) int64: tokens of each sentence, at least 1",
-            "chars": "(batch, time, letters) int64: chars.json ids of each token's characters as written, post-padded",
+            "chars": "(batch, time, letters) int64: chars.json ids of each token's characters as written, "
+            "post-padded with pad_id",
             "char_lengths": "(batch, time) int64: characters of each token, 0 at padding",
             "casing": "(batch, time) int64: index of each token's kind in casing.kinds, 0 at padding",
         },
