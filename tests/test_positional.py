@@ -54,11 +54,13 @@ def test_it_is_scikit_learns_logistic_regression_on_one_hot_positions():
     assert np.argmax(np.abs(shares)) in (1, 2, 3)  # position 2 and the pairs around it decide
 
 
-def test_usable_only_for_texts_of_one_length_and_few_features():
-    assert usable_length(np.full(20, 60), vocab_size=8) == 60
-    assert usable_length(np.array([60] * 19 + [59]), vocab_size=8) is None
-    assert usable_length(np.full(20, 60), vocab_size=200) is None  # 60 * 200**2 features: too many
-    assert usable_length(np.full(5, 60), vocab_size=8) is None  # fewer texts than cross-validation needs
+def test_usable_only_for_uncut_texts_of_one_length_few_features_and_classes_for_every_fold():
+    same, counts = np.full(20, 60), np.array([10, 10])
+    assert usable_length(same, same, 8, counts) == 60
+    assert usable_length(np.array([60] * 19 + [59]), np.array([60] * 19 + [59]), 8, counts) is None
+    assert usable_length(same, np.full(20, 50), 8, counts) is None  # all cut to max_length 50
+    assert usable_length(same, same, 200, counts) is None  # 60 * 200**2 features: too many
+    assert usable_length(same, same, 8, np.array([16, 4])) is None  # a class missing from a fold
 
 
 def test_it_joins_the_blend_of_fixed_length_data_and_the_bundle_keeps_it(tmp_path):

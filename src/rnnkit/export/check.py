@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnkit.export.inputs import classifier_inputs, tagger_inputs, viterbi
+from rnnkit.export.inputs import classifier_inputs, tag_ids, tagger_inputs
 from rnnkit.nn.native import float32_only
 from rnnkit.tasks.classification.estimator import TextClassifier
 from rnnkit.tasks.tagging.encode import collate
@@ -61,17 +61,27 @@ def check(model: TextClassifier | SequenceTagger, path: Path, seed: int = 0) -> 
         return report | {"max_abs_difference": float(np.abs(got - expected).max())}
     inputs = tagger_inputs(model, token_lists)
     outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, inputs), strict=True))
-    with float32_only(), torch.no_grad():
-        model.model_.eval()
-        emissions = model.model_(collate(model._encode(token_lists), np.arange(len(token_lists))))
+    with float32_only():
         expected_tags = model.predict_bioes(token_lists)
+    difference, wrong, tokens = tagger_agreement(model, token_lists, inputs, outputs, expected_tags)
+    return report | {"max_abs_difference": difference, "tags_differing": wrong, "tokens": tokens}
+
+
+def emissions(tagger: SequenceTagger, token_lists: list[list[str]]) -> np.ndarray:
+    """rnnkit's emissions ``(batch, time, tags)`` of sentences, in float32 throughout."""
+    with float32_only(), torch.no_grad():
+        tagger.model_.eval()
+        batch = collate(tagger._encode(token_lists), np.arange(len(token_lists)))
+        return tagger.model_(batch).transpose(0, 1).numpy()
+
+
+def tagger_agreement(
+    tagger: SequenceTagger, token_lists: list[list[str]], inputs: dict, outputs: dict, expected_tags: list[list[str]]
+) -> tuple[float, int, int]:
+    """(largest emission difference over the real tokens, tags differing from ``expected_tags``, tokens)
+    of an exported tagger's ``outputs`` for ``inputs``, the ONNX inputs of ``token_lists``."""
     real = np.arange(inputs["words"].shape[1])[None, :] < inputs["lengths"][:, None]
-    difference = np.abs(outputs["emissions"] - emissions.transpose(0, 1).numpy())[real].max()
-    if "transitions" in outputs:
-        crf = [outputs[name] for name in ("start", "transitions", "end")]
-        paths = viterbi(outputs["emissions"], inputs["lengths"], *crf)
-    else:
-        paths = [row[:n] for row, n in zip(outputs["probabilities"].argmax(axis=2), inputs["lengths"], strict=True)]
-    tags = [[model.tag_names_[i] for i in path] for path in paths]
+    difference = float(np.abs(outputs["emissions"] - emissions(tagger, token_lists))[real].max())
+    tags = [[tagger.tag_names_[i] for i in path] for path in tag_ids(outputs, inputs["lengths"])]
     wrong = sum(a != b for got, want in zip(tags, expected_tags, strict=True) for a, b in zip(got, want, strict=True))
-    return report | {"max_abs_difference": float(difference), "tags_differing": int(wrong), "tokens": int(real.sum())}
+    return difference, int(wrong), int(real.sum())

@@ -78,3 +78,11 @@ def viterbi(
             path.append(int(back[t, path[-1]]))
         paths.append(np.array(path[::-1], dtype=np.int64))
     return paths
+
+
+def tag_ids(outputs: dict[str, np.ndarray], lengths: np.ndarray) -> list[np.ndarray]:
+    """Each sentence's tag ids from an exported tagger's outputs: Viterbi under its CRF, else each
+    token's most probable tag."""
+    if "transitions" in outputs:
+        return viterbi(outputs["emissions"], lengths, outputs["start"], outputs["transitions"], outputs["end"])
+    return [row[:n] for row, n in zip(outputs["probabilities"].argmax(axis=2), lengths, strict=True)]

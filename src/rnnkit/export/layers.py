@@ -54,9 +54,7 @@ def _direction_weights(layer: nn.Module, direction: int) -> tuple[str, list[torc
         return "gru", [layer.weight_ih[direction], layer.weight_hh[direction], layer.bias_ih[direction],
                        layer.bias_hh[direction]]  # fmt: skip
     rnn = layer.rnns[direction]
-    cell = "lstm" if isinstance(rnn, nn.LSTM) else "rnn"
-    if cell == "rnn" and rnn.nonlinearity != "tanh":
-        raise ValueError("only tanh vanilla RNNs are exported")
+    cell = "lstm" if isinstance(rnn, nn.LSTM) else "rnn"  # rnnkit's vanilla RNNs are tanh, as ONNX's RNN
     return cell, [getattr(rnn, f"{name}_l0") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
 

@@ -32,12 +32,12 @@ def export_onnx(model: TextClassifier | SequenceTagger, out: Path) -> dict:
     """Write ``out`` (the ONNX model) and its side files into ``out``'s directory; return what was
     written and the onnxruntime check (:func:`rnnkit.export.check.check`)."""
     if isinstance(model, TextClassifier):
-        graph, side = classifier_graph(model), _classifier_files(model)
+        graph, (preprocessing, side) = classifier_graph(model), _classifier_files(model)
     elif isinstance(model, SequenceTagger):
-        graph, side = tagger_graph(model), _tagger_files(model)
+        graph, (preprocessing, side) = tagger_graph(model), _tagger_files(model)
     else:
         raise RnnkitError(f"ONNX export is for text classifiers and sequence taggers; this is a {type(model).__name__}")
-    preprocessing = json.loads(side["preprocessing.json"])
+    side["preprocessing.json"] = json_bytes(preprocessing)
     metadata = {"rnnkit_version": __version__, "preprocessing": json.dumps(preprocessing)}
     onnx_model = graph.model(type(model).__name__, preprocessing["summary"], metadata)
     data = onnx_model.SerializeToString()
@@ -47,7 +47,8 @@ def export_onnx(model: TextClassifier | SequenceTagger, out: Path) -> dict:
     return {"path": str(out), "bytes": len(data), "files": sorted(side), "check": check(model, out)}
 
 
-def _classifier_files(clf: TextClassifier) -> dict[str, bytes]:
+def _classifier_files(clf: TextClassifier) -> tuple[dict, dict[str, bytes]]:
+    """(what preprocessing.json says, the other side files)."""
     params = clf.params_
     inputs = {
         "ids": "(batch, time) int64: vocab.json ids of the tokens, post-padded with pad_id; unknown "
@@ -77,14 +78,14 @@ def _classifier_files(clf: TextClassifier) -> dict[str, bytes]:
         "outputs": {"probabilities": "(batch, classes) float32, columns in the order of labels.json"},
         "python": "rnnkit.export.inputs.classifier_inputs(rnnkit.load_model(BUNDLE), texts)",
     }
-    return {
+    return preprocessing, {
         "vocab.json": json_bytes(clf.vocab_.to_json()),
         "labels.json": json_bytes([c.item() if isinstance(c, np.generic) else c for c in clf.classes_]),
-        "preprocessing.json": json_bytes(preprocessing),
     }
 
 
-def _tagger_files(tagger: SequenceTagger) -> dict[str, bytes]:
+def _tagger_files(tagger: SequenceTagger) -> tuple[dict, dict[str, bytes]]:
+    """(what preprocessing.json says, the other side files)."""
     crf = tagger.model_.crf is not None
     outputs = {"emissions": "(batch, time, tags) float32: each token's score of each tag in tags.json"}
     if crf:
@@ -122,9 +123,8 @@ def _tagger_files(tagger: SequenceTagger) -> dict[str, bytes]:
         "outputs": outputs,
         "python": "rnnkit.export.inputs.tagger_inputs(rnnkit.load_model(BUNDLE), token_lists)",
     }
-    return {
+    return preprocessing, {
         "vocab.json": json_bytes(tagger.vocab_.to_json()),
         "chars.json": json_bytes(tagger.char_vocab_.to_json()),
         "tags.json": json_bytes(list(tagger.tag_names_)),
-        "preprocessing.json": json_bytes(preprocessing),
     }

@@ -26,7 +26,6 @@ from rnnkit.nn.encoder import use_pretrained
 from rnnkit.tasks.classification import bundle
 from rnnkit.tasks.classification.linear import PARTS, LinearModels, blend, fit_blend
 from rnnkit.tasks.classification.model import ClassificationExamples, RNNClassifier, predict_proba
-from rnnkit.tasks.classification.positional import FOLDS as POSITIONAL_FOLDS
 from rnnkit.tasks.classification.positional import PositionalModel, usable_length
 from rnnkit.tasks.params import validate_params
 from rnnkit.text.batches import Ragged, clip_characters, encode_indexed, index_texts
@@ -187,11 +186,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                     f"{time.perf_counter() - linear_started:.0f}s"
                 )
         positional = None
-        # Texts of one length (before any cut to max_length: reviews cut to it are not fixed-length data).
-        length = usable_length(lengths, len(vocab)) if linear is not None else None
-        # Its C is chosen by stratified folds: every class must be in each of them.
-        enough = np.bincount(train_targets, minlength=len(classes)).min() >= POSITIONAL_FOLDS
-        if length is not None and length == train_data.lengths[0] and enough:
+        counts = np.bincount(train_targets, minlength=len(classes))
+        length = usable_length(lengths, train_data.lengths, len(vocab), counts) if linear is not None else None
+        if length is not None:
             positional = PositionalModel.fit(train_data, train_targets, len(vocab), params["class_weight"],
                                              params["seed"])  # fmt: skip
             if params["verbose"]:

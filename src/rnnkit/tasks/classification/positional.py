@@ -38,9 +38,14 @@ C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 FOLDS = 5
 
 
-def usable_length(lengths: np.ndarray, vocab_size: int) -> int | None:
-    """The one token count every training text has, when the positional model applies; else None."""
-    if len(lengths) < 2 * FOLDS or lengths.min() != lengths.max() or lengths[0] < 2:
+def usable_length(lengths: np.ndarray, kept: np.ndarray, vocab_size: int, class_counts: np.ndarray) -> int | None:
+    """The one token count every training text has, when the positional model applies; else None.
+
+    ``lengths`` are the texts' token counts as written, ``kept`` after the cut to ``max_length`` (texts
+    all cut to it are long texts, not fixed-length data); ``class_counts`` the training texts per
+    class: ``C`` is chosen by stratified folds, so every class must stand in each of them.
+    """
+    if lengths.min() != lengths.max() or lengths[0] < 2 or kept.min() != lengths[0] or class_counts.min() < FOLDS:
         return None
     length = int(lengths[0])
     return length if length * vocab_size**2 <= MAX_FEATURES else None
